@@ -40,6 +40,9 @@ def main(argv=None) -> int:
     except ManifoldSpecError as exc:
         print(f"manifoldspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` etc.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"manifoldspec {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,7 @@
+"""Discretization, assembly and eigen-solution of the Laplace–Beltrami operator (eqs. 2–3)."""
+from .assemble import Operators, assemble
+from .discretize import Discretization, discretize
+from .solve import solve, solve_operators
+from .spectrum import Spectrum, clusters
+
+__all__ = ["Discretization", "Operators", "Spectrum", "assemble", "clusters", "discretize", "solve", "solve_operators"]
