@@ -68,7 +68,12 @@ def check_spd(g: np.ndarray, name: str = "metric", where: np.ndarray | None = No
     asym = np.abs(g - np.swapaxes(g, -1, -2)).max(axis=(-2, -1)) / scale
     if np.any(asym > 1e-10):
         raise ManifoldSpecError(f"{name}: not symmetric (relative asymmetry {asym.max():.2e}); g must satisfy g = gᵀ")
-    lam_min = np.linalg.eigvalsh(0.5 * (g + np.swapaxes(g, -1, -2)))[..., 0]
+    if g.shape[-1] == 2:  # closed form: the hot path of every surface assembly
+        half_tr = 0.5 * (g[..., 0, 0] + g[..., 1, 1])
+        det = g[..., 0, 0] * g[..., 1, 1] - g[..., 0, 1] * g[..., 1, 0]
+        lam_min = half_tr - np.sqrt(np.maximum(half_tr**2 - det, 0.0))
+    else:
+        lam_min = np.linalg.eigvalsh(0.5 * (g + np.swapaxes(g, -1, -2)))[..., 0]
     bad = lam_min <= 1e-12 * scale
     if np.any(bad):
         idx = np.unravel_index(np.argmax(bad), bad.shape)

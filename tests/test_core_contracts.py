@@ -32,10 +32,13 @@ def test_operator_contracts(name, order):
     assert np.abs(M - M.T).max() < 1e-12 * np.abs(M).max()
     assert np.linalg.eigvalsh(M).min() > 0
     assert np.linalg.eigvalsh(K).min() > -1e-10 * np.abs(K).max()
-    assert abs(ops.area - manifold.volume) < 1e-10 * manifold.volume
+    # flat charts: area exact to rounding; sphere: exact geometry, so only quadrature error remains
+    # (degree-4 rule on the radial map at 162 vertices: 2e-7; it falls like h^6)
+    tol = 1e-6 if name == "sphere" else 1e-10
+    assert abs(ops.area - manifold.volume) < tol * manifold.volume
     if not (name == "box-dirichlet"):
         assert np.abs(K @ np.ones(len(K))).max() < 1e-11 * np.abs(K).max()  # constants are in the kernel
-        assert abs(M.sum() - manifold.volume) < 1e-10 * manifold.volume
+        assert abs(M.sum() - manifold.volume) < tol * manifold.volume
 
 
 def _flat_square_as_surface(order):

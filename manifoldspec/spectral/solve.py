@@ -100,8 +100,8 @@ def solve_operators(K, M, k: int, *, method: str = "shift-invert", sigma: float 
         v0 = np.random.default_rng(seed).standard_normal(n)
         # Lanczos can converge before it has found every copy of a degenerate eigenvalue at
         # the edge of the wanted set; a guard band of extra pairs keeps the first k complete
-        kk = min(n - 2, k + max(10, k // 4))
-        ncv = min(n - 1, max(2 * kk + 1, kk + 32))
+        kk = min(n - 2, k + max(8, k // 10))
+        ncv = min(n - 1, max(2 * k + 1, kk + 32))
         _, Phi = spla.eigsh(K, k=kk, M=M, sigma=shift, which="LM", OPinv=op, v0=v0, tol=tol, ncv=ncv)
         if bar is not None:
             bar.close()

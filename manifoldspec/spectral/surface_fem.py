@@ -16,12 +16,13 @@ import scipy.sparse as sp
 
 from .._checks import check_spd
 
-# Reference-triangle quadrature degree: exact for P2 mass on flat elements (degree 4)
-# with margin for the curved map and smooth warps.
-QUAD_DEGREE = 8
+# Reference-triangle quadrature degree per element order: exact for the mass matrix on flat
+# elements (degree 2p) with margin for the curved map and smooth warps, so that quadrature
+# error stays well below the O(h^2p) discretization error.
+QUAD_DEGREE = {1: 4, 2: 8}
 
 
-def reference_quadrature(degree: int = QUAD_DEGREE):
+def reference_quadrature(degree: int):
     """Points (n_q, 2) and weights (n_q,) on the reference triangle (area 1/2)."""
     from skfem.quadrature import get_quadrature
     from skfem.refdom import RefTri
@@ -74,7 +75,7 @@ def element_geometry(disc, xi: np.ndarray):
     return np.einsum("qi,eic->eqc", N, nodes), np.einsum("qia,eic->eqca", dN, nodes)
 
 
-def element_matrices(disc, metric, *, degree: int = QUAD_DEGREE):
+def element_matrices(disc, metric, *, degree: int | None = None):
     """Local stiffness and mass matrices of every element.
 
     Parameters
@@ -88,7 +89,7 @@ def element_matrices(disc, metric, *, degree: int = QUAD_DEGREE):
     elements : ndarray, shape (E, n_loc)
         Global dof index of each local node.
     """
-    xi, w = reference_quadrature(degree)
+    xi, w = reference_quadrature(degree or QUAD_DEGREE[disc.order])
     N, dN = shape_functions(disc.order, xi)
     X, J = element_geometry(disc, xi)
     E, nq = X.shape[:2]
