@@ -59,15 +59,6 @@ def symmetric_first_order(lam0, dK, dM) -> np.ndarray:
     return dK - 0.5 * (lam0[:, None] + lam0[None, :]) * dM
 
 
-def _symmetric_second_order(lam0, dK, dM) -> np.ndarray:
-    # (I − ½δM + ⅜δM²)(Λ0 + δK)(I − ½δM + ⅜δM²) − Λ0, kept to second order
-    L = lam0
-    M2 = dM @ dM
-    A = dK - 0.5 * (L[:, None] + L[None, :]) * dM
-    A = A - 0.5 * (dM @ dK + dK @ dM) + 0.375 * (M2 * L[None, :] + L[:, None] * M2) + 0.25 * (dM * L[None, :]) @ dM
-    return 0.5 * (A + A.conj().T)
-
-
 @dataclass(frozen=True, eq=False)
 class FirstOrder:
     """First-order result of :func:`first_order`.
@@ -165,30 +156,36 @@ def first_order_eigenvectors(lam0, dK, dM, *, rtol: float = CLUSTER_RTOL, self_t
 def second_order_eigenvalues(lam0, dK, dM, *, rtol: float = CLUSTER_RTOL) -> np.ndarray:
     """Second-order eigenvalues, degenerate-safe; shape (K,), error O(ε³).
 
-    The quasi-degenerate (effective-Hamiltonian) form: with A the second-order expansion of
-    the Löwdin-frame perturbation (I+δM̃)^{-1/2}(Λ0+δK̃)(I+δM̃)^{-1/2} − Λ0, each cluster C
-    gives the eigenvalues of
+    Löwdin partitioning of the generalized subspace problem: for each cluster C, with
+    G_mb = δK̃_mb − λ_b δM̃_mb (m ∉ C, b ∈ C), the eigenvalues of the small pencil
 
-        (H_eff)_ab = λ_a δ_ab + A_ab + ½ Σ_{m∉C} A_am A_mb [1/(λ_a − λ_m) + 1/(λ_b − λ_m)].
+        (Λ_C + δK̃_CC + S) c = λ (I + δM̃_CC) c,
+        S_ab = ½ Σ_{m∉C} conj(G_ma) G_mb [1/(λ_a − λ_m) + 1/(λ_b − λ_m)].
 
-    For an exactly degenerate cluster split at first order this equals THEOREMS.md §3
-    item 7 (λ0 + w_b + Σ_{m∉C} |G_mb|²/(λ0 − λ_m) − w_b y_bᴴ δM̃ y_b) up to O(ε³); unlike that
-    formula it stays valid when the first-order shifts w_b coincide. δK̃, δM̃ should be
-    the *full* differences (e.g. from re-assembly), not linearized ones, for O(ε³).
-    Modes outside the base set are missing from the sum.
+    For a simple eigenvalue this is THEOREMS.md §3 item 3 (λ_i + G_ii + Σ G_mi²/(λ_i − λ_m)
+    − G_ii δM̃_ii) up to O(ε³); for an exactly degenerate cluster split at first order it is
+    item 7; unlike those it stays valid when first-order shifts coincide and for mesh-split
+    (quasi-degenerate) clusters. Because G uses the target eigenvalue, G_m0 = 0 for the
+    constant mode (δK 1 = 0) and the modes missing from a truncated base set only cost
+    Σ_{m missing} |G_mb|²/(λ_b − λ_m). δK̃, δM̃ should be the *full* differences (e.g. from
+    re-assembly), not linearized ones, for O(ε³).
     """
     lam0, dK, dM = _inputs(lam0, dK, dM)
-    A = _symmetric_second_order(lam0, dK, dM)
     cl = cluster_indices(lam0, rtol)
     lab = cluster_labels(cl, len(lam0))
     out = np.empty(len(lam0))
     for c, idx in enumerate(cl):
         rest = np.nonzero(lab != c)[0]
-        Acr = A[np.ix_(idx, rest)]  # (|C|, R)
-        inv = 1.0 / (lam0[idx][:, None] - lam0[rest][None, :])  # (|C|, R), gaps between clusters only
-        S = 0.5 * ((Acr * inv) @ Acr.conj().T + Acr @ (Acr.conj().T * inv.T))
-        Heff = np.diag(lam0[idx]) + A[np.ix_(idx, idx)] + S
-        out[idx] = sla.eigvalsh(0.5 * (Heff + Heff.conj().T))
+        G = dK[np.ix_(rest, idx)] - lam0[idx][None, :] * dM[np.ix_(rest, idx)]  # (R, |C|)
+        inv = 1.0 / (lam0[idx][None, :] - lam0[rest][:, None])  # (R, |C|): gaps between clusters only
+        S = 0.5 * (G.conj().T @ (G * inv) + (G * inv).conj().T @ G)
+        A = np.diag(lam0[idx]) + dK[np.ix_(idx, idx)] + S
+        B = np.eye(len(idx)) + dM[np.ix_(idx, idx)]
+        try:
+            out[idx] = sla.eigvalsh(0.5 * (A + A.conj().T), 0.5 * (B + B.conj().T))
+        except np.linalg.LinAlgError:
+            raise ManifoldSpecError("dM: I + δM̃ is not positive definite on a cluster — the perturbation is "
+                                    "too large") from None
     return out
 
 

@@ -82,11 +82,11 @@ def real_sph_harm(modes: np.ndarray, theta, phi, radius: float = 1.0):
         # real form; (−1)^m undoes the Condon–Shortley phase (sign only, orthonormality unaffected)
         s = (-1) ** abs(m) * np.sqrt(2.0)
         if m > 0:
-            val, dt, dp = s * y.real, s * dy[0].real, s * dy[1].real
+            val, dt, dp = s * y.real, s * dy[..., 0].real, s * dy[..., 1].real
         elif m < 0:
-            val, dt, dp = s * y.imag, s * dy[0].imag, s * dy[1].imag
+            val, dt, dp = s * y.imag, s * dy[..., 0].imag, s * dy[..., 1].imag
         else:
-            val, dt, dp = y.real, dy[0].real, dy[1].real
+            val, dt, dp = y.real, dy[..., 0].real, dy[..., 1].real
         Y[:, j] = val / r
         grad[:, j, 0] = dt / r**2
         grad[:, j, 1] = dp / (st * r**2)
