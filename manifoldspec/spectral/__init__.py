@@ -2,6 +2,7 @@
 from .assemble import Operators, assemble
 from .discretize import Discretization, discretize
 from .solve import solve, solve_operators
-from .spectrum import Spectrum, clusters
+from .clusters import cluster_indices as clusters
+from .spectrum import Spectrum
 
 __all__ = ["Discretization", "Operators", "Spectrum", "assemble", "clusters", "discretize", "solve", "solve_operators"]

@@ -9,24 +9,8 @@ import numpy as np
 
 from .._checks import ManifoldSpecError, as_finite_array
 from .assemble import Operators
+from .clusters import cluster_indices
 from .locate import evaluation_matrix
-
-
-def clusters(lam: np.ndarray, rtol: float = 1e-6, atol: float = 1e-10) -> list[np.ndarray]:
-    """Group ascending eigenvalues into (near-)degenerate clusters.
-
-    Consecutive λ_i, λ_{i+1} belong to one cluster when λ_{i+1} − λ_i ≤ atol + rtol·|λ_{i+1}|.
-
-    Returns
-    -------
-    list of int arrays
-        Index sets of the clusters, in order.
-    """
-    lam = np.asarray(lam, dtype=float)
-    if lam.size == 0:
-        return []
-    breaks = np.nonzero(np.diff(lam) > atol + rtol * np.abs(lam[1:]))[0] + 1
-    return np.split(np.arange(len(lam)), breaks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +57,8 @@ class Spectrum:
         return float(np.abs(G - np.eye(self.k)).max())
 
     def clusters(self, rtol: float = 1e-6) -> list[np.ndarray]:
-        """Index groups of (near-)degenerate eigenvalues; see :func:`clusters`."""
-        return clusters(self.eigenvalues, rtol)
+        """Index groups of (near-)degenerate eigenvalues; see :func:`~manifoldspec.spectral.clusters.cluster_indices`."""
+        return cluster_indices(self.eigenvalues, rtol)
 
     def evaluate(self, points, which=None) -> np.ndarray:
         """Eigenfunction values at arbitrary points.
