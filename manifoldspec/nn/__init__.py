@@ -1,0 +1,36 @@
+"""PyTorch front-end: differentiable spectral ops and the Spectral Manifold Transformer layer.
+
+Needs torch (``pip install manifoldspec[nn]``); ``import manifoldspec`` itself never
+imports torch. Public names:
+
+* ops — :func:`torus_token_elements` (closed-form H_mk, autograd Function),
+  :func:`first_order_filter` (f(Λ0) + F∘H) and :func:`hermitian_function` (exact,
+  eigh with a degenerate-safe backward), :func:`ritz_filter`, :func:`sparse_eigsh`
+  (bottom-k pairs of a sparse pencil, adjoint backward), :func:`smt_chunked` /
+  :func:`smt_recurrent`, :func:`linear_attention_chunked` / :func:`linear_attention_recurrent`.
+* layers — :class:`SpectralManifoldAttention`, :class:`LinearAttention`, :class:`SoftmaxAttention`.
+* models — :class:`SMTBlock`, :class:`SMTLanguageModel`.
+* data/training — :func:`mqar_batch`, :func:`train_recall`.
+"""
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("manifoldspec.nn needs PyTorch: pip install manifoldspec[nn]") from exc
+
+from .basis import TorusModeBasis, torus_basis
+from .ops.torus import mode_features, torus_token_elements
+from .ops.spectral import first_order_filter, heat_divided_differences, hermitian_function, ritz_filter
+from .ops.smt import SMTState, smt_chunked, smt_recurrent
+from .ops.linear import linear_attention_chunked, linear_attention_recurrent
+from .ops.eigsh import sparse_eigsh
+from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+from .models import SMTBlock, SMTLanguageModel
+from .mqar import MQARConfig, mqar_batch
+from .train import TrainConfig, evaluate_recall, train_recall
+
+__all__ = ["LinearAttention", "MQARConfig", "SMTBlock", "SMTLanguageModel", "SMTState", "SoftmaxAttention",
+           "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "evaluate_recall", "first_order_filter",
+           "heat_divided_differences", "hermitian_function", "linear_attention_chunked",
+           "linear_attention_recurrent", "mode_features", "mqar_batch", "ritz_filter", "smt_chunked",
+           "smt_recurrent", "sparse_eigsh", "torus_basis", "torus_token_elements", "train_recall"]
+

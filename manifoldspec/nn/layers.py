@@ -1,0 +1,221 @@
+"""Sequence-mixing layers with one calling convention: ``y, state = layer(x, state=None)``.
+
+x, y : (B, T, d_model); ``state`` is what the layer hands to its next call (decoding, or the
+next segment of a long sequence). :class:`SpectralManifoldAttention` and
+:class:`LinearAttention` have a state whose size does not depend on T;
+:class:`SoftmaxAttention` (torch SDPA) keeps a KV cache that grows with T.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as Fn
+from torch import nn
+
+from .._checks import ManifoldSpecError, positive_int, positive_scalar
+from .basis import torus_basis
+from .ops.linear import fourier_features, linear_attention_chunked, linear_attention_recurrent
+from .ops.smt import SMTState, smt_chunked, smt_recurrent
+from .ops.spectral import FILTERS
+
+MODES = ("chunk", "recurrent")
+
+
+def _inv_softplus(x: float) -> float:
+    return x + math.log(-math.expm1(-x))
+
+
+def _check_mode(mode):
+    if mode not in MODES:
+        raise ManifoldSpecError(f"mode: expected one of {MODES}, got {mode!r}")
+    return mode
+
+
+def _check_x(x, d_model):
+    if x.dim() != 3 or x.shape[-1] != d_model:
+        raise ManifoldSpecError(f"x: expected shape (batch, seq, {d_model}), got {tuple(x.shape)}")
+
+
+class SpectralManifoldAttention(nn.Module):
+    """Spectral Manifold Transformer mixing layer (DESIGN.md §7), causal.
+
+    Per head, each token x_t gives a query position q_t and a key position μ_t on the torus
+    Tⁿ = [0, 2π)ⁿ (both content-dependent: linear maps of x_t), a warp α_t = softplus(·) ≥ 0
+    along v_t, and a value V_t gated by w_t = sigmoid(·). The state is
+    H_t (K x K, the token-warped operator, decayed by the linearized Ricci flow) and
+    C_t (K x d_v, spectral coefficients); the output is Re e(q_t)ᵀ[f(Λ0) + F∘H_t]C_t,
+    normalized per head (RMSNorm) and projected back to d_model.
+
+    Parameters
+    ----------
+    d_model : int
+    n_heads : int
+    n_modes : int
+        K, number of torus Fourier modes (rounded up to whole eigenvalue shells; see ``self.n_modes``).
+        Default 5, the |m|² ≤ 1 modes of T²: on MQAR it learned recall where K = 21 (up to |m|² = 5)
+        stayed at chance — high-frequency features make the position maps hard to train
+        (benchmarks/results/nn.md).
+    latent_dim : int
+        n, dimension of the latent torus (2–4).
+    sigma : float
+        Initial bump width σ of the token warp (learned, per head), chart units (torus side 2π).
+    filter : {"heat", "none"}
+        Spectral filter f: heat kernel exp(−τλ) with learned τ (init ``tau``), or f ≡ 1
+        (then the warp has no effect on the output: DESIGN.md §7).
+    d_value : int, optional
+        Value dimension per head (default d_model // n_heads).
+    tau, flow_dt, gamma : float
+        Initial heat time τ, flow step dt (D = exp(−|q|² dt); ``flow_dt=None``: no flow, D ≡ 1)
+        and coefficient decay γ ∈ (0, 1].
+    warp : bool
+        Learn a token warp (False: α ≡ 0, plain kernelized linear attention).
+    mode : {"chunk", "recurrent"}
+        Default form; ``forward(..., mode=...)`` overrides it.
+    chunk_size : int
+    """
+
+    def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
+                 filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float = 1e-3,
+                 gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int = 16):
+        super().__init__()
+        self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
+        if filter not in FILTERS:
+            raise ManifoldSpecError(f"filter: expected one of {FILTERS}, got {filter!r}")
+        if not 0 < gamma <= 1:
+            raise ManifoldSpecError(f"gamma: must lie in (0, 1], got {gamma}")
+        self.basis = torus_basis(n_modes, latent_dim)
+        self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
+        self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
+        self.filter, self.mode, self.chunk_size, self.warp = filter, _check_mode(mode), positive_int(chunk_size, "chunk_size"), bool(warp)
+        nh, n, dv = self.n_heads, self.latent_dim, self.d_value
+        self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t
+        self.warp_proj = nn.Linear(d_model, nh * (1 + n))  # α_t (pre-softplus) and v_t
+        self.v_proj = nn.Linear(d_model, nh * (dv + 1))  # V_t and the gate w_t
+        nn.init.normal_(self.pos_proj.weight, std=math.pi / math.sqrt(d_model))  # positions spread over the torus
+        nn.init.constant_(self.warp_proj.bias[:nh], -2.0)  # small initial warp
+        self.log_sigma = nn.Parameter(torch.full((nh,), math.log(positive_scalar(sigma, "sigma"))))
+        self.raw_tau = nn.Parameter(torch.full((nh,), _inv_softplus(positive_scalar(tau, "tau"))))
+        self.raw_dt = None if flow_dt is None else nn.Parameter(torch.full((nh,), _inv_softplus(max(flow_dt, 1e-12))))
+        self.raw_gamma = nn.Parameter(torch.full((nh,), math.log(gamma / (1 - gamma)) if gamma < 1 else 30.0))
+        self.norm = nn.RMSNorm(dv)
+        self.o_proj = nn.Linear(nh * dv, d_model)
+
+    def geometry(self):
+        """Per-head (σ, τ, dt, γ), each (n_heads,); dt is None without flow."""
+        dt = None if self.raw_dt is None else Fn.softplus(self.raw_dt)
+        return self.log_sigma.exp(), Fn.softplus(self.raw_tau), dt, torch.sigmoid(self.raw_gamma)
+
+    def project(self, x):
+        """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v)."""
+        B, T, _ = x.shape
+        nh, n, dv = self.n_heads, self.latent_dim, self.d_value
+        pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
+        w = self.warp_proj(x).view(B, T, nh, 1 + n).transpose(1, 2)
+        alpha = Fn.softplus(w[..., 0]) if self.warp else torch.zeros_like(w[..., 0])
+        vv = self.v_proj(x).view(B, T, nh, dv + 1).transpose(1, 2)
+        values = vv[..., :dv] * torch.sigmoid(vv[..., dv:])
+        return pos[0], pos[1], values, alpha, w[..., 1:]
+
+    def forward(self, x, state: SMTState | None = None, mode: str | None = None):
+        """x (B, T, d_model) → (y (B, T, d_model), SMTState)."""
+        _check_x(x, self.d_model)
+        mode = _check_mode(mode or self.mode)
+        q_pos, k_pos, values, alpha, warp_v = self.project(x)
+        sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
+        args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
+        if mode == "chunk":
+            y, st = smt_chunked(*args, filter=self.filter, state=state, chunk_size=self.chunk_size)
+        else:
+            y, st = smt_recurrent(*args, filter=self.filter, state=state)
+        B, T = x.shape[:2]
+        return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
+
+    def state_size(self) -> int:
+        """Recurrent state in real scalars per sequence: nh·(K² + 2·K·d_v)."""
+        return self.n_heads * (self.n_modes**2 + 2 * self.n_modes * self.d_value)
+
+
+class LinearAttention(nn.Module):
+    """Causal linear attention (no normalizer; per-head RMSNorm on the output), decay γ.
+
+    ``feature_map``: "elu" (φ = elu + 1, Katharopoulos et al. 2020) on a projection of size
+    ``feature_dim``, or "fourier" (φ = [cos κ·p, sin κ·p]/√V of a projected torus position p,
+    κ the first ``feature_dim``/2 modes — SMT with H ≡ 0 and f ≡ 1).
+    """
+
+    def __init__(self, d_model: int, n_heads: int = 1, feature_dim: int = 16, feature_map: str = "elu",
+                 d_value: int | None = None, gamma: float = 0.999, latent_dim: int = 2, mode: str = "chunk",
+                 chunk_size: int = 64):
+        super().__init__()
+        self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
+        if feature_map not in ("elu", "fourier"):
+            raise ManifoldSpecError(f"feature_map: expected 'elu' or 'fourier', got {feature_map!r}")
+        self.feature_map, self.mode, self.chunk_size = feature_map, _check_mode(mode), positive_int(chunk_size, "chunk_size")
+        self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
+        nh, dv = self.n_heads, self.d_value
+        if feature_map == "fourier":
+            self.basis = torus_basis(max(1, positive_int(feature_dim, "feature_dim") // 2), latent_dim)
+            self.feature_dim, pdim = 2 * self.basis.n_modes, latent_dim
+        else:
+            self.basis, self.feature_dim, pdim = None, positive_int(feature_dim, "feature_dim"), feature_dim
+        self.pdim = pdim
+        self.qk_proj = nn.Linear(d_model, 2 * nh * pdim)
+        if feature_map == "fourier":
+            nn.init.normal_(self.qk_proj.weight, std=math.pi / math.sqrt(d_model))
+        self.v_proj = nn.Linear(d_model, nh * dv)
+        self.raw_gamma = nn.Parameter(torch.full((nh,), math.log(gamma / (1 - gamma)) if gamma < 1 else 30.0))
+        self.norm = nn.RMSNorm(dv)
+        self.o_proj = nn.Linear(nh * dv, d_model)
+
+    def _phi(self, p):
+        if self.feature_map == "fourier":
+            return fourier_features(p, self.basis.kappa_t(p), self.basis.volume)
+        return Fn.elu(p) + 1
+
+    def forward(self, x, state=None, mode: str | None = None):
+        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v)."""
+        _check_x(x, self.d_model)
+        mode = _check_mode(mode or self.mode)
+        B, T, _ = x.shape
+        qk = self.qk_proj(x).view(B, T, 2, self.n_heads, self.pdim).permute(2, 0, 3, 1, 4)
+        q, k = self._phi(qk[0]), self._phi(qk[1])
+        v = self.v_proj(x).view(B, T, self.n_heads, self.d_value).transpose(1, 2)
+        gamma = torch.sigmoid(self.raw_gamma).to(x.dtype)
+        if mode == "chunk":
+            y, S = linear_attention_chunked(q, k, v, gamma, state, self.chunk_size)
+        else:
+            y, S = linear_attention_recurrent(q, k, v, gamma, state)
+        return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), S
+
+    def state_size(self) -> int:
+        return self.n_heads * self.feature_dim * self.d_value
+
+
+class SoftmaxAttention(nn.Module):
+    """Causal multi-head softmax attention via torch SDPA; the state is the KV cache (grows with T)."""
+
+    def __init__(self, d_model: int, n_heads: int = 1, mode: str = "chunk", **_ignored):
+        super().__init__()
+        self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
+        if d_model % n_heads:
+            raise ManifoldSpecError(f"n_heads: must divide d_model={d_model}, got {n_heads}")
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.o_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x, state=None, mode: str | None = None):
+        """x (B, T, d_model) → (y, (K_cache, V_cache)) with caches (B, nh, T_total, d_head)."""
+        _check_x(x, self.d_model)
+        B, T, _ = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        if state is None:
+            y = Fn.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            k, v = torch.cat([state[0], k], 2), torch.cat([state[1], v], 2)
+            P = k.shape[2] - T  # cached tokens: query t sees keys ≤ P + t
+            mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(P)
+            y = Fn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), (k, v)
+
+    def state_size(self, seq_len: int) -> int:
+        return 2 * self.d_model * seq_len

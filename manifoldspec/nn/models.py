@@ -1,0 +1,128 @@
+"""A small language model built from the mixing layers; ``mixer`` is one flag.
+
+SMTBlock:  x ← x + Mixer(ShortConv(Norm(x)))  [+ x ← x + MLP(Norm(x)) when mlp_ratio > 0]
+
+The short causal depthwise convolution (kernel 3, as the Based/Zoology MQAR models use in
+front of every recurrent mixer) gives each token its neighbours, which associative recall
+needs (the value token must see its key). It is used for all three mixers alike, so the
+comparison stays one flag apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as Fn
+from torch import nn
+
+from .._checks import ManifoldSpecError, positive_int
+from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+
+MIXERS = {"smt": SpectralManifoldAttention, "softmax": SoftmaxAttention, "linear": LinearAttention}
+
+
+class ShortConv(nn.Module):
+    """Causal depthwise conv over time; state = the last (kernel − 1) inputs (B, kernel − 1, d)."""
+
+    def __init__(self, d_model: int, kernel: int = 3):
+        super().__init__()
+        self.kernel = positive_int(kernel, "kernel")
+        self.conv = nn.Conv1d(d_model, d_model, self.kernel, groups=d_model)
+
+    def forward(self, x, state=None):
+        B, T, d = x.shape
+        pad = x.new_zeros(B, self.kernel - 1, d) if state is None else state
+        xx = torch.cat([pad, x], 1)
+        return self.conv(xx.transpose(1, 2)).transpose(1, 2), xx[:, xx.shape[1] - (self.kernel - 1):]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockState:
+    conv: torch.Tensor | None
+    mixer: object
+
+
+class SMTBlock(nn.Module):
+    """One residual block with a chosen sequence mixer.
+
+    Parameters
+    ----------
+    d_model : int
+    mixer : {"smt", "softmax", "linear"}
+    n_heads : int
+    short_conv : int
+        Kernel of the causal short convolution before the mixer (0: none).
+    mlp_ratio : int
+        Hidden size of the MLP as a multiple of d_model (0: no MLP, as in Zoology's MQAR runs).
+    **mixer_kwargs
+        Passed to the mixer class (e.g. n_modes, latent_dim, sigma, filter for "smt").
+    """
+
+    def __init__(self, d_model: int, mixer: str = "smt", n_heads: int = 1, short_conv: int = 3, mlp_ratio: int = 0,
+                 **mixer_kwargs):
+        super().__init__()
+        if mixer not in MIXERS:
+            raise ManifoldSpecError(f"mixer: expected one of {tuple(MIXERS)}, got {mixer!r}")
+        self.norm = nn.LayerNorm(d_model)
+        self.conv = ShortConv(d_model, short_conv) if short_conv else None
+        self.mixer = MIXERS[mixer](d_model, n_heads, **mixer_kwargs)
+        self.mlp = None
+        if mlp_ratio:
+            self.norm2 = nn.LayerNorm(d_model)
+            self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(), nn.Linear(mlp_ratio * d_model, d_model))
+
+    def forward(self, x, state: BlockState | None = None, mode: str | None = None):
+        h = self.norm(x)
+        cs = None
+        if self.conv is not None:
+            h, cs = self.conv(h, None if state is None else state.conv)
+        y, ms = self.mixer(h, None if state is None else state.mixer, mode=mode)
+        x = x + y
+        if self.mlp is not None:
+            x = x + self.mlp(self.norm2(x))
+        return x, BlockState(cs, ms)
+
+
+class SMTLanguageModel(nn.Module):
+    """Token embedding → n_layers × SMTBlock → LayerNorm → tied LM head.
+
+    ``forward(ids (B, T) int64, state=None, mode=None) -> (logits (B, T, vocab), states)``;
+    ``states`` (one per layer) continues the sequence in a later call (recurrent decoding).
+    ``max_len`` adds learned absolute position embeddings (Zoology's attention baseline);
+    the default relies on the short convolution for order.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 64, n_layers: int = 2, mixer: str = "smt", n_heads: int = 1,
+                 short_conv: int = 3, mlp_ratio: int = 0, max_len: int | None = None, **mixer_kwargs):
+        super().__init__()
+        self.vocab_size = positive_int(vocab_size, "vocab_size")
+        self.mixer_name = mixer
+        self.embed = nn.Embedding(self.vocab_size, positive_int(d_model, "d_model"))
+        self.pos = nn.Embedding(max_len, d_model) if max_len else None
+        self.blocks = nn.ModuleList(SMTBlock(d_model, mixer, n_heads, short_conv, mlp_ratio, **mixer_kwargs)
+                                    for _ in range(positive_int(n_layers, "n_layers")))
+        self.norm = nn.LayerNorm(d_model)
+        nn.init.normal_(self.embed.weight, std=0.02)
+
+    def forward(self, ids, state=None, mode: str | None = None):
+        if ids.dim() != 2:
+            raise ManifoldSpecError(f"ids: expected shape (batch, seq), got {tuple(ids.shape)}")
+        x = self.embed(ids)
+        if self.pos is not None:
+            offset = 0 if state is None else state[0]
+            x = x + self.pos(torch.arange(offset, offset + ids.shape[1], device=ids.device))
+        layer_states = [None] * len(self.blocks) if state is None else state[1]
+        new = []
+        for blk, st in zip(self.blocks, layer_states):
+            x, s = blk(x, st, mode=mode)
+            new.append(s)
+        offset = ids.shape[1] + (0 if state is None else state[0])
+        return Fn.linear(self.norm(x), self.embed.weight), (offset, new)
+
+    def state_size(self, seq_len: int) -> int:
+        """Recurrent state of the mixers in real scalars (KV cache for softmax at ``seq_len``)."""
+        tot = 0
+        for blk in self.blocks:
+            m = blk.mixer
+            tot += m.state_size(seq_len) if isinstance(m, SoftmaxAttention) else m.state_size()
+        return tot

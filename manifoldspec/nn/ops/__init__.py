@@ -1,0 +1,1 @@
+"""Functional torch ops: each fast form sits beside its plain reference (see tests/test_nn_*.py)."""

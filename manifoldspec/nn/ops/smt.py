@@ -1,0 +1,236 @@
+"""The SMT recurrence (DESIGN.md §7) in two forms: a token-by-token reference and a chunked form.
+
+Per head, with the torus base basis e_m (:mod:`manifoldspec.nn.basis`):
+
+    H_t = D ∘ H_{t−1} + h(x_t)                  D_mk = exp(−|κ_k − κ_m|² dt)   (K x K, complex)
+    C_t = γ C_{t−1} + conj(e(μ_t)) V_tᵀ          (K x d_v, complex; w_t folded into V_t)
+    y_t = Re e(q_t)ᵀ [ f(Λ0) + F ∘ H_t ] C_t     (d_v, real)
+
+h(x_t) is the symmetric first-order operator δK̃ − ½(Λ0δM̃ + δM̃Λ0) of the token's own warp
+(α_t, μ_t, v_t, σ) in closed form. y_t = Σ_{s≤t} γ^{t−s} k_t(q_t, μ_s) V_s with the
+band-limited kernel k_t(x, y) = e(x)ᵀ A_t conj(e(y)): kernelized linear attention whose
+kernel is bent by the causal warp. Conjugation convention: C holds conj(e(μ)) so that
+e(q)ᵀ conj(e(μ)) = Σ_m e_m(q) conj(e_m(μ)) is the reproducing kernel of span{e_m}
+(DESIGN.md writes e(q)^* … e(μ); for a shell-closed mode set the two are equal).
+The mode set is closed under m → −m and A is conjugation-symmetric, so y is real up to
+rounding; we return the real part.
+
+Costs per token and head: O(K²·n) for h, O(K² + K·d_v) for the read-out — the read-out
+contracts e(q)ᵀ(F∘H_t) first (a K-vector), never forming (F∘H_t)C_t.
+
+Chunked form (:func:`smt_chunked`): inside a chunk, the token operators are used in their
+rank-one factored form and the read-out becomes batched matrix products per lag; across
+chunks the state (H, C) is carried. Equal to the recurrence to rounding (tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as Fn
+
+from ..._checks import ManifoldSpecError
+from ..basis import TorusModeBasis
+from .spectral import filter_tables
+from .torus import mode_features, symmetric_token_h, torus_token_elements
+
+
+
+@dataclass(frozen=True, eq=False)
+class SMTState:
+    """Recurrent state of :func:`smt_recurrent` / :func:`smt_chunked`; size independent of length.
+
+    Attributes
+    ----------
+    H : complex tensor (B, nh, K, K)   decayed sum of token operators h(x_s)
+    C : complex tensor (B, nh, K, d_v) spectral coefficients (eq. 5 in the base basis)
+    """
+
+    H: torch.Tensor
+    C: torch.Tensor
+
+    @property
+    def n_scalars(self) -> int:
+        """Real scalars per sequence: H is Hermitian (K² reals per head), C complex (2·K·d_v)."""
+        B, nh, K, dv = self.C.shape
+        return nh * (K * K + 2 * K * dv)
+
+
+def _check(basis, q_pos, k_pos, values, alpha, warp_v):
+    B, nh, T, n = k_pos.shape
+    if n != basis.dim:
+        raise ManifoldSpecError(f"k_pos: last axis must be the latent dimension {basis.dim}, got {n}")
+    for name, x, shp in (("q_pos", q_pos, (B, nh, T, n)), ("warp_v", warp_v, (B, nh, T, n)),
+                         ("alpha", alpha, (B, nh, T))):
+        if tuple(x.shape) != shp:
+            raise ManifoldSpecError(f"{name}: expected shape {shp}, got {tuple(x.shape)}")
+    if tuple(values.shape[:3]) != (B, nh, T):
+        raise ManifoldSpecError(f"values: expected shape ({B}, {nh}, {T}, d_v), got {tuple(values.shape)}")
+
+
+def _constants(basis, values, sigma, tau, flow_dt, gamma, filter):
+    """Per-head tables: f (nh, K), F (nh, K, K), log-decays a (nh, K, K) of H and g (nh,) of C,
+    and the token-independent factors G = exp(−σ²|q|²/2), P = G∘(κ_m·κ_k − ½(λ_m + λ_k)), c = (2πσ²)^{n/2}/V."""
+    f, F = filter_tables(basis.lam0_t(values), tau, filter)
+    G, P, c, q2 = _warp_tables(basis, sigma, values)
+    a = None if flow_dt is None else flow_dt[:, None, None] * q2
+    return f, F, a, -torch.log(gamma), G, P, c
+
+
+def _warp_tables(basis, sigma, like):
+    lam0, kap = basis.lam0_t(like), basis.kappa_t(like)
+    q2 = ((kap[None, :, :] - kap[:, None, :]) ** 2).sum(-1)
+    G = torch.exp(-0.5 * sigma[:, None, None] ** 2 * q2)
+    P = G * (kap @ kap.T - 0.5 * (lam0[:, None] + lam0[None, :]))
+    return G, P, (2 * torch.pi * sigma**2) ** (basis.dim / 2) / basis.volume, q2
+
+
+def _token_factors(basis, k_pos, alpha, warp_v, c):
+    """Rank-one factors of the token operators: h_t = P∘(p_t ū_t u_tᵀ) − G∘(β_t r̄_t r_tᵀ).
+
+    u_t = exp(iκ·μ_t) (K,), r_t = u_t∘(κ v_t), p_t = ½ α_t |v_t|² c, β_t = α_t c. This is the closed
+    form of :func:`torus_token_elements` (δK̃ − ½(Λ0δM̃ + δM̃Λ0)) factored through
+    exp(i q·μ) = conj(u_m) u_k; a test checks the two agree.
+    """
+    kap = basis.kappa_t(k_pos)
+    u = torch.polar(torch.ones_like(k_pos[..., :1]).expand(*k_pos.shape[:-1], kap.shape[0]), k_pos @ kap.T)
+    r = u * (warp_v @ kap.T)
+    beta = alpha * c[:, None] if alpha.dim() == 3 else alpha * c
+    return u, r, 0.5 * beta * (warp_v * warp_v).sum(-1), beta
+
+
+def _outer(w, x):
+    # w·conj(x) xᵀ over the last axis: (..., K) → (..., K, K)
+    return (w[..., None] * x.conj())[..., :, None] * x[..., None, :]
+
+
+def token_h(basis: TorusModeBasis, alpha, k_pos, warp_v, sigma):
+    """Per-token H contributions (B, nh[, T], K, K) assembled from the rank-one factors (the chunked form
+    never assembles them; tests compare this with :func:`torus_token_elements`)."""
+    G, P, c, _ = _warp_tables(basis, sigma, alpha)
+    u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
+    Pb, Gb = (P[:, None] if alpha.dim() == 3 else P), (G[:, None] if alpha.dim() == 3 else G)
+    return Pb * _outer(p, u) - Gb * _outer(beta, r)
+
+
+def _zero_state(B, nh, K, dv, values):
+    cdt = (values[..., :1] * 1j).dtype
+    return SMTState(torch.zeros(B, nh, K, K, dtype=cdt, device=values.device),
+                    torch.zeros(B, nh, K, dv, dtype=cdt, device=values.device))
+
+
+def smt_recurrent(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, flow_dt, gamma, *,
+                  filter: str = "heat", state: SMTState | None = None):
+    """Reference: the recurrence of DESIGN.md §7, one token at a time.
+
+    Parameters
+    ----------
+    basis : TorusModeBasis (K modes on Tⁿ)
+    q_pos, k_pos : (B, nh, T, n)   query positions q_t and key/bump positions μ_t
+    values : (B, nh, T, d_v)       V_t (already multiplied by the token weight w_t)
+    alpha : (B, nh, T) ≥ 0, warp_v : (B, nh, T, n)   warp amplitude and direction
+    sigma, tau : (nh,) > 0, ≥ 0      bump width, heat time
+    flow_dt : (nh,) ≥ 0 or None       flow step of D = exp(−|q|² dt) (None: D ≡ 1, no decay of H)
+    gamma : (nh,) in (0, 1]                           decay of C
+    filter : {"heat", "none"}     spectral filter f ("none": f ≡ 1, so F ≡ 0 and the warp drops out)
+    state : SMTState, optional    state handed over from earlier tokens
+
+    Returns
+    -------
+    y : (B, nh, T, d_v) real ; state : SMTState after the last token
+    """
+    _check(basis, q_pos, k_pos, values, alpha, warp_v)
+    B, nh, T, _ = k_pos.shape
+    f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
+    st = _zero_state(B, nh, basis.n_modes, values.shape[-1], values) if state is None else state
+    H, C = st.H, st.C
+    D = 1.0 if a is None else torch.exp(-a)
+    gam = torch.exp(-g)[:, None, None]
+    eq = mode_features(basis, q_pos)  # (B, nh, T, K)
+    ek = mode_features(basis, k_pos).conj()
+    ys = []
+    for t in range(T):
+        # the closed-form torus elements of the token, as a reference-grade plain computation
+        dK, dM = torus_token_elements(basis, alpha[:, :, t], k_pos[:, :, t], warp_v[:, :, t], sigma.expand_as(alpha[:, :, t]))
+        H = D * H + symmetric_token_h(basis, dK, dM)
+        C = gam * C + ek[:, :, t, :, None] * values[:, :, t, None, :].to(C.dtype)
+        z = eq[:, :, t] * f.to(eq.dtype) + torch.einsum("bhm,bhmk->bhk", eq[:, :, t], F.to(H.dtype) * H)
+        ys.append(torch.einsum("bhk,bhkd->bhd", z, C).real)
+    return torch.stack(ys, dim=2), SMTState(H, C)
+
+
+def _shift(x, d):
+    # x (B, nh, n − d, K) placed at positions d … n − 1 of the token axis
+    return Fn.pad(x, (0, 0, d, 0)) if d else x
+
+
+def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, flow_dt, gamma, *,
+                filter: str = "heat", state: SMTState | None = None, chunk_size: int = 16):
+    """Chunked parallel form of :func:`smt_recurrent` (same arguments and results, plus ``chunk_size``).
+
+    Never forms a per-token K x K matrix. With X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ) and
+    Q∘(ū uᵀ) = diag(ū) Q diag(u), the read-out of token t from token s ≤ t of the same chunk is
+    e_tᵀ(F∘D^{t−s}∘X_s) = p_s u_s ∘ ((e_t∘ū_s)ᵀ(F∘D^{t−s}∘P)) − β_s r_s ∘ ((e_t∘r̄_s)ᵀ(F∘D^{t−s}∘G)):
+    one batched matrix product per lag t − s. The carried state enters through e_tᵀ(F∘D^{t+1}∘H_0),
+    and the new state is a sum of outer products (a matrix product without flow). The C part is
+    the chunked linear-attention form. Cost per chunk of c tokens: O(c²K² + c²K + c·K·d_v) in
+    matrix products (plus O(c·K²) elementwise with flow); no weight exceeds 1, so nothing overflows.
+    """
+    _check(basis, q_pos, k_pos, values, alpha, warp_v)
+    if int(chunk_size) < 1:
+        raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
+    B, nh, T, _ = k_pos.shape
+    f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
+    st = _zero_state(B, nh, basis.n_modes, values.shape[-1], values) if state is None else state
+    H, C = st.H, st.C
+    cdt = H.dtype
+    Q1, Q2, Fc = (F * P).to(cdt), (F * G).to(cdt), F.to(cdt)  # (nh, K, K)
+    e = mode_features(basis, q_pos)  # (B, nh, T, K)
+    ef = e * f[None, :, None, :].to(cdt)
+    ek = mode_features(basis, k_pos).conj()
+    u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
+    pu, br = p[..., None] * u, beta[..., None] * r
+    vals = values.to(cdt)
+    ys = []
+    for s0 in range(0, T, int(chunk_size)):
+        s1 = min(T, s0 + int(chunk_size))
+        n = s1 - s0
+        ec, uc, rc, puc, brc = (x[:, :, s0:s1] for x in (e, u, r, pu, br))
+        t = torch.arange(n, dtype=values.dtype, device=values.device)
+        if a is None:
+            z = ef[:, :, s0:s1] + ec @ (Fc * H)
+        else:  # D^{t+1} differs per t: one elementwise pass over (n, K, K)
+            Dt = torch.exp(-(t + 1)[None, :, None, None] * a[:, None]).to(cdt)  # (nh, n, K, K)
+            z = ef[:, :, s0:s1] + torch.einsum("bhtm,bhtmk->bhtk", ec, Dt * (Fc * H)[:, :, None])
+        if a is None:  # all lags share one matrix: a single product over the (t, s) pairs of the chunk
+            causal = (t[:, None] >= t[None, :]).to(cdt)[..., None]  # (n, n, 1)
+            w1 = (ec[:, :, :, None] * uc.conj()[:, :, None]) @ Q1[:, None]  # (B, nh, n, n, K)
+            w2 = (ec[:, :, :, None] * rc.conj()[:, :, None]) @ Q2[:, None]
+            z = z + ((w1 * puc[:, :, None] - w2 * brc[:, :, None]) * causal).sum(3)
+        for d in range(n if a is not None else 0):  # with flow, D^{t−s} depends on the lag
+            D1, D2 = Q1 * torch.exp(-d * a), Q2 * torch.exp(-d * a)
+            w1 = (ec[:, :, d:] * uc[:, :, :n - d].conj()) @ D1
+            w2 = (ec[:, :, d:] * rc[:, :, :n - d].conj()) @ D2
+            z = z + _shift(w1 * puc[:, :, :n - d] - w2 * brc[:, :, :n - d], d)
+        # C part: y_t = Σ_{s≤t} γ^{t−s} (z_t·ek_s) V_s + γ^{t+1} z_t C_0
+        lag = t[:, None] - t[None, :]
+        mask = torch.where(lag >= 0, torch.exp(-g[:, None, None] * lag.clamp(min=0)), torch.zeros((), dtype=values.dtype))
+        ekc = ek[:, :, s0:s1]
+        y = ((z @ ekc.transpose(-1, -2)) * mask.to(cdt)) @ vals[:, :, s0:s1]
+        y = y + torch.exp(-g[:, None, None] * (t + 1)[None, :, None]).to(cdt) * (z @ C)
+        ys.append(y.real)
+        back = torch.exp(-g[:, None, None] * (n - 1 - t)[None, :, None]).to(cdt)  # γ^{n−1−s}
+        C = torch.exp(-g * n)[:, None, None].to(cdt) * C + (ekc * back).transpose(-1, -2) @ vals[:, :, s0:s1]
+        if a is None:
+            H = H + P.to(cdt) * (_scaled_conj(p[:, :, s0:s1], uc).transpose(-1, -2) @ uc) \
+                - G.to(cdt) * (_scaled_conj(beta[:, :, s0:s1], rc).transpose(-1, -2) @ rc)
+        else:
+            W = torch.exp(-(n - 1 - t)[None, :, None, None] * a[:, None])  # (nh, n, K, K): D^{n−1−s}
+            H = torch.exp(-n * a).to(cdt) * H \
+                + P.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W.to(cdt), _scaled_conj(p[:, :, s0:s1], uc), uc) \
+                - G.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W.to(cdt), _scaled_conj(beta[:, :, s0:s1], rc), rc)
+    return torch.cat(ys, dim=2), SMTState(H, C)
+
+
+def _scaled_conj(w, x):
+    return w[..., None] * x.conj()

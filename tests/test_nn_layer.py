@@ -1,0 +1,190 @@
+"""SMT layer: recurrent vs chunked forms, exact special cases (DESIGN.md §7), models and decoding.
+
+Oracles: the token-by-token recurrence (plain loop, closed-form elements from the autograd
+Function), linear attention with a Fourier feature map (quadratic masked product), translation
+invariance of the torus kernel (§5.1), and full-sequence logits for cached decoding.
+"""
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from manifoldspec import ManifoldSpecError  # noqa: E402
+from manifoldspec.nn import (LinearAttention, SMTLanguageModel, SpectralManifoldAttention, linear_attention_chunked,  # noqa: E402
+                             linear_attention_recurrent, smt_chunked, smt_recurrent, torus_basis)
+from manifoldspec.nn.ops.linear import fourier_features, linear_attention_parallel  # noqa: E402
+
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def _inputs(dtype, B=2, nh=3, T=29, n=2, dv=5, seed=0, flow=True):
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, dtype=dtype, generator=g)  # noqa: E731
+    x = dict(q_pos=2 * r(B, nh, T, n), k_pos=2 * r(B, nh, T, n), values=r(B, nh, T, dv),
+             alpha=torch.rand(B, nh, T, dtype=dtype, generator=g), warp_v=r(B, nh, T, n))
+    p = dict(sigma=torch.tensor([0.5, 0.7, 0.9], dtype=dtype), tau=torch.tensor([0.1, 0.05, 0.2], dtype=dtype),
+             flow_dt=torch.tensor([0.01, 0.0, 0.3], dtype=dtype) if flow else None,
+             gamma=torch.tensor([0.95, 1.0, 0.8], dtype=dtype))
+    return x, p
+
+
+def _rel(a, b):
+    return float(((a - b).abs().max() / b.abs().max()).detach())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "noflow"])
+def test_recurrent_and_chunked_agree(dtype, flow):
+    basis = torus_basis(12, 2)  # K = 13
+    x, p = _inputs(dtype, flow=flow)
+    y_ref, s_ref = smt_recurrent(basis, **x, **p)
+    for chunk in (1, 5, 8, 29, 64):  # 5 and 8 do not divide T = 29
+        y, s = smt_chunked(basis, **x, **p, chunk_size=chunk)
+        assert _rel(y, y_ref) <= TOL[dtype], chunk
+        assert _rel(s.H, s_ref.H) <= TOL[dtype] and _rel(s.C, s_ref.C) <= TOL[dtype], chunk
+
+
+def test_state_handover_and_gradients_match():
+    basis = torus_basis(8, 2)
+    x, p = _inputs(torch.float64, T=17)
+    for k in ("q_pos", "k_pos", "values", "alpha", "warp_v"):
+        x[k].requires_grad_()
+    y_ref, s_ref = smt_recurrent(basis, **x, **p)
+    # first 10 tokens chunked, then the rest token by token from the handed-over state
+    head = {k: v[:, :, :10] for k, v in x.items()}
+    tail = {k: v[:, :, 10:] for k, v in x.items()}
+    y1, s1 = smt_chunked(basis, **head, **p, chunk_size=4)
+    y2, s2 = smt_recurrent(basis, **tail, **p, state=s1)
+    assert _rel(torch.cat([y1, y2], 2), y_ref) <= 1e-12
+    assert _rel(s2.H, s_ref.H) <= 1e-12 and _rel(s2.C, s_ref.C) <= 1e-12
+    assert s2.H.shape == (2, 3, basis.n_modes, basis.n_modes)  # size independent of T
+    # gradients of output and final state agree between the two forms
+    w = torch.randn_like(y_ref)
+    yc, sc = smt_chunked(basis, **x, **p, chunk_size=6)
+    gr = torch.autograd.grad((y_ref * w).sum() + s_ref.H.abs().sum(), list(x.values()))
+    gc = torch.autograd.grad((yc * w).sum() + sc.H.abs().sum(), list(x.values()))
+    for a, b in zip(gr, gc):
+        assert _rel(b, a) <= 1e-10
+
+
+def test_chunked_gradcheck():
+    basis = torus_basis(5, 2)
+    x, p = _inputs(torch.float64, B=1, nh=3, T=5, dv=2)
+    p["sigma"].requires_grad_()
+    p["tau"].requires_grad_()
+    x["alpha"].requires_grad_()
+    x["k_pos"].requires_grad_()
+
+    def f(alpha, k_pos, sigma, tau):
+        return smt_chunked(basis, x["q_pos"], k_pos, x["values"], alpha, x["warp_v"], sigma, tau, p["flow_dt"],
+                           p["gamma"], chunk_size=2)[0]
+
+    assert torch.autograd.gradcheck(f, (x["alpha"], x["k_pos"], p["sigma"], p["tau"]))
+
+
+def test_zero_warp_unit_filter_is_linear_attention_with_fourier_features():
+    basis = torus_basis(20, 2, [5.0, 7.0])
+    x, p = _inputs(torch.float64, T=23)
+    x["alpha"] = torch.zeros_like(x["alpha"])
+    y, _ = smt_chunked(basis, **x, **p, filter="none", chunk_size=7)
+    kap = torch.tensor(basis.kappa)
+    phi_q, phi_k = (fourier_features(x[k], kap, basis.volume) for k in ("q_pos", "k_pos"))
+    y_la = linear_attention_parallel(phi_q, phi_k, x["values"], p["gamma"])
+    assert _rel(y, y_la) <= 1e-12
+    # with f ≡ 1 the warp drops out entirely (F ≡ 0): DESIGN.md §7's reason for a filter
+    x["alpha"] = torch.rand_like(x["alpha"])
+    y_w, _ = smt_chunked(basis, **x, **p, filter="none")
+    assert _rel(y_w, y_la) <= 1e-12
+
+
+def test_warping_changes_output_with_heat_filter():
+    basis = torus_basis(20, 2)
+    x, p = _inputs(torch.float64, T=23)
+    y_w, _ = smt_chunked(basis, **x, **p)
+    x0 = dict(x, alpha=torch.zeros_like(x["alpha"]))
+    y_0, _ = smt_chunked(basis, **x0, **p)
+    assert _rel(y_w, y_0) > 1e-3
+
+
+def test_positional_keys_give_relative_position_scores():
+    basis = torus_basis(24, 2)
+    T, omega = 19, torch.tensor([0.37, 0.81], dtype=torch.float64)
+    pos = (torch.arange(T, dtype=torch.float64)[:, None] * omega)[None, None].expand(1, 3, T, 2)
+    _, p = _inputs(torch.float64)
+    p["gamma"] = torch.ones(3, dtype=torch.float64)
+    eye = torch.eye(T, dtype=torch.float64)[None, None].expand(1, 3, T, T)  # V_s = e_s reads out scores
+    zero = torch.zeros(1, 3, T, dtype=torch.float64)
+    S, _ = smt_chunked(basis, pos, pos, eye, zero, torch.zeros(1, 3, T, 2, dtype=torch.float64), **p, chunk_size=6)
+    S = S[0]  # (nh, T, T): S[h, t, s] = score of key s for query t (s ≤ t)
+    for d in range(T):
+        diag = torch.diagonal(S, offset=-d, dim1=-2, dim2=-1)
+        assert float((diag - diag[..., :1]).abs().max()) <= 1e-12 * float(S.abs().max())
+    assert float(S.triu(1).abs().max()) == 0.0  # causal
+    # with a (constant-amplitude) warp the whole layer is invariant under a global shift of the torus
+    g = torch.Generator().manual_seed(1)
+    vals = torch.randn(1, 3, T, 4, dtype=torch.float64, generator=g)
+    a = torch.full((1, 3, T), 0.5, dtype=torch.float64)
+    wv = torch.tensor([0.6, -0.8], dtype=torch.float64).expand(1, 3, T, 2)
+    y1, _ = smt_chunked(basis, pos, pos, vals, a, wv, **p)
+    y2, _ = smt_chunked(basis, pos + 1.234, pos + 1.234, vals, a, wv, **p)
+    assert _rel(y2, y1) <= 1e-12
+
+
+def test_linear_attention_forms_agree():
+    g = torch.Generator().manual_seed(2)
+    q, k = torch.rand(2, 3, 21, 6, dtype=torch.float64, generator=g), torch.rand(2, 3, 21, 6, dtype=torch.float64, generator=g)
+    v, gam = torch.randn(2, 3, 21, 4, dtype=torch.float64, generator=g), torch.tensor([0.9, 1.0, 0.5], dtype=torch.float64)
+    ref = linear_attention_parallel(q, k, v, gam)
+    y1, S1 = linear_attention_recurrent(q, k, v, gam)
+    y2, S2 = linear_attention_chunked(q, k, v, gam, chunk_size=8)
+    assert _rel(y1, ref) <= 1e-12 and _rel(y2, ref) <= 1e-12 and _rel(S2, S1) <= 1e-12
+
+
+@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax"])
+def test_model_cached_decoding_equals_full_forward(mixer):
+    torch.manual_seed(0)
+    kw = {"smt": dict(n_modes=10, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {}}[mixer]
+    model = SMTLanguageModel(37, d_model=12, n_layers=2, mixer=mixer, n_heads=2, **kw).double().eval()
+    ids = torch.randint(0, 37, (3, 13))
+    with torch.no_grad():
+        full, _ = model(ids)
+        out, st = model(ids[:, :6])  # prefill (chunked), then one token at a time (recurrent)
+        outs = [out]
+        for t in range(6, 13):
+            o, st = model(ids[:, t:t + 1], st, mode="recurrent")
+            outs.append(o)
+    assert _rel(torch.cat(outs, 1), full) <= 1e-10
+
+
+def test_layer_modes_and_dtype_float32():
+    torch.manual_seed(1)
+    layer = SpectralManifoldAttention(16, n_heads=2, n_modes=12, latent_dim=3, chunk_size=5)
+    x = torch.randn(2, 11, 16)
+    y1, s1 = layer(x)
+    y2, s2 = layer(x, mode="recurrent")
+    assert y1.shape == x.shape and _rel(y1, y2) <= 1e-5
+    assert layer.state_size() == 2 * (layer.n_modes**2 + 2 * layer.n_modes * layer.d_value)
+    y1.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters() if p.requires_grad)
+
+
+def test_errors_are_clear():
+    with pytest.raises(ManifoldSpecError, match="filter"):
+        SpectralManifoldAttention(8, filter="gauss")
+    with pytest.raises(ManifoldSpecError, match="mixer"):
+        SMTLanguageModel(10, mixer="mamba")
+    with pytest.raises(ManifoldSpecError, match="x: expected shape"):
+        SpectralManifoldAttention(8)(torch.randn(2, 3, 9))
+    with pytest.raises(ManifoldSpecError, match="feature_map"):
+        LinearAttention(8, feature_map="relu")
+    with pytest.raises(ManifoldSpecError, match="chunk_size"):
+        x, p = _inputs(torch.float64, T=3)
+        smt_chunked(torus_basis(5, 2), **x, **p, chunk_size=0)

@@ -1,0 +1,114 @@
+"""MQAR data, the training harness and the ``train-recall`` CLI.
+
+Data oracle: the MQAR layout of NN_ANCHORS.md §1.1 checked structurally. Training: a short run
+must reduce the loss (default suite); the slow test trains on MQAR and gates on chance and on
+softmax attention trained in the same harness (NN_ANCHORS.md §6.2, CPU note).
+"""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from manifoldspec import ManifoldSpecError  # noqa: E402
+from manifoldspec.cli import main  # noqa: E402
+from manifoldspec.nn import MQARConfig, TrainConfig, mqar_batch, train_recall  # noqa: E402
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def test_mqar_layout(rng):
+    cfg = MQARConfig(vocab_size=50, seq_len=34, num_pairs=7, power_a=0.3)
+    x, y = mqar_batch(cfg, 9, rng)
+    x, y = x.numpy(), y.numpy()
+    V, N = 50, 7
+    keys, vals = x[:, 0:2 * N:2], x[:, 1:2 * N:2]
+    assert np.all((keys >= 1) & (keys < V // 2)) and np.all((vals >= V // 2) & (vals < V))
+    for b in range(9):
+        assert len(set(keys[b])) == N and len(set(vals[b])) == N
+        pos = np.nonzero(y[b] != -100)[0]
+        assert len(pos) == N and np.all(pos >= 2 * N) and np.all((pos - 2 * N) % 2 == 0)
+        for p in pos:  # the target at a re-inserted key is that key's value
+            k = x[b, p]
+            assert y[b, p] == vals[b][list(keys[b]).index(k)]
+        rest = np.setdiff1d(np.arange(2 * N, 34), pos)
+        assert np.all(x[b, rest] == 0)
+    assert abs(cfg.chance - 1 / 25) < 1e-15
+    with pytest.raises(ManifoldSpecError, match="num_pairs"):
+        MQARConfig(64, 16, 5)
+    with pytest.raises(ManifoldSpecError, match="seq_len"):
+        MQARConfig(64, 15, 2)
+
+
+def test_mqar_gaps_follow_the_power_law():
+    # a = 1 is uniform over the (L − 2N)/2 slots; a = 0.01 is p(g) ∝ g^(−0.99)
+    rng = np.random.default_rng(0)
+    _, y = mqar_batch(MQARConfig(64, 40, 1, power_a=1.0), 4000, rng)
+    gaps = (np.nonzero(y.numpy() != -100)[1] - 2) // 2
+    counts = np.bincount(gaps, minlength=19)
+    assert counts.min() > 150 and counts.max() < 280  # 4000/19 ≈ 210 each
+    _, y = mqar_batch(MQARConfig(64, 40, 1, power_a=0.01), 4000, rng)
+    gaps = (np.nonzero(y.numpy() != -100)[1] - 2) // 2
+    p = np.arange(1, 20) ** (0.01 - 1)
+    p /= p.sum()  # one gap (N = 1): its law is p itself
+    assert np.abs(np.bincount(gaps, minlength=19) / 4000 - p).max() < 0.025
+
+
+@pytest.mark.parametrize("mixer", ["smt", "softmax", "linear"])
+def test_short_training_reduces_loss(mixer):
+    torch.manual_seed(0)
+    cfg = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2),), d_model=16, n_layers=1,
+                      n_heads=1, steps=40, batch_size=16, lr=1e-2, warmup=5, test_examples=16,
+                      smt={"n_modes": 8}, linear={"feature_dim": 8})
+    r = train_recall(mixer, cfg, progress=False, log_every=1)
+    losses = np.array([l for _, l in r["losses"]])
+    assert losses[-8:].mean() < losses[:5].mean() - 0.3, losses
+    assert 0.0 <= r["accuracy"][(16, 2)] <= 1.0
+
+
+def test_cli_smoke(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    rc = main(["train-recall", "--steps", "2", "--batch-size", "4", "--test-examples", "4", "--vocab", "64",
+               "--d-model", "16", "--modes", "5", "--train-slices", "32:4", "--out", str(out), "--no-progress",
+               "--plot", str(tmp_path / "p.png")])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "L=32,N=4" in text and "smt" in text and "softmax" in text and "linear" in text
+    data = json.loads(out.read_text())
+    assert {r["mixer"] for r in data["results"]} == {"smt", "softmax", "linear"}
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert main(["train-recall", "--mixers", "mamba"]) == 2
+
+
+@pytest.mark.slow
+def test_mqar_smt_well_above_chance_and_softmax_solves_it():
+    # measured once (benchmarks/results/nn.md): SMT K=5 0.994 / 0.930, softmax 1.0 / 1.0 at these settings
+    cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8)), steps=800,
+                      batch_size=32, lr=3e-3, test_examples=512, smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None})
+    soft = train_recall("softmax", cfg, progress=False)
+    smt = train_recall("smt", cfg, progress=False)
+    chance = 1 / 32
+    for s in cfg.test_slices:
+        assert soft["accuracy"][s] >= 0.98
+        assert smt["accuracy"][s] >= 10 * chance, (s, smt["accuracy"])
+
+
+def test_docs_example_runs(capsys):
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/nn.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "torch.Size([2, 50, 32]) 13 (2, 2, 13, 13) (2, 2, 13, 16)" in out
+    assert "recurrent state scalars: 2340" in out
+    diff = float(re.search(r"max \|split − full\| = (\S+)", out).group(1))
+    assert diff < 1e-5
