@@ -66,8 +66,8 @@ def test_mqar_gaps_follow_the_power_law():
 def test_short_training_reduces_loss(mixer):
     torch.manual_seed(0)
     cfg = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2),), d_model=16, n_layers=1,
-                      n_heads=1, steps=40, batch_size=16, lr=1e-2, warmup=5, test_examples=16,
-                      smt={"n_modes": 8}, linear={"feature_dim": 8})
+                      n_heads=1, steps=60, batch_size=16, lr=1e-2, warmup=5, test_examples=16,
+                      smt={"n_modes": 5}, linear={"feature_dim": 8})
     r = train_recall(mixer, cfg, progress=False, log_every=1)
     losses = np.array([l for _, l in r["losses"]])
     assert losses[-8:].mean() < losses[:5].mean() - 0.3, losses
