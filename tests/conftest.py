@@ -9,3 +9,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread(request):
+    """nn tests use small tensors: on a shared 2-core machine extra torch threads only contend (measured 10x slower)."""
+    if not request.module.__name__.rsplit(".", 1)[-1].startswith("test_nn_"):
+        yield
+        return
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

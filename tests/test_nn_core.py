@@ -24,13 +24,6 @@ from manifoldspec.spectral.torus_sparse import accumulate_torus_elements, torus_
 
 D64 = torch.float64
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 

@@ -16,13 +16,6 @@ from manifoldspec.nn import sparse_eigsh  # noqa: E402
 from manifoldspec.nn.ops.eigsh import eigsh_backward, sparse_pattern, values_on  # noqa: E402
 from manifoldspec.spectral.solve import solve_operators  # noqa: E402
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 

@@ -15,13 +15,6 @@ from manifoldspec.nn.ops.linear import fourier_features, linear_attention_parall
 
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 

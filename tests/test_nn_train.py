@@ -15,13 +15,6 @@ from manifoldspec import ManifoldSpecError  # noqa: E402
 from manifoldspec.cli import main  # noqa: E402
 from manifoldspec.nn import MQARConfig, TrainConfig, mqar_batch, train_recall  # noqa: E402
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small tensors on a shared 2-core machine: extra threads only contend (measured 10x slower)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 
