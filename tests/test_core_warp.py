@@ -98,3 +98,15 @@ def test_weyl_law_on_warped_torus():
     assert top < 0.03
     assert top < mid + 0.01
     assert spec.area > 1.02 * 4 * np.pi**2  # the warp really changed the area
+
+
+def test_random_warp_places_centres_on_the_manifold():
+    box = ms.random_warp(50, 2, box=(2.0, 0.5), seed=1)
+    assert np.all(box.mu >= 0) and np.all(box.mu <= [2.0, 0.5]) and box.period is None
+    pts = np.random.default_rng(0).normal(size=(30, 3))
+    onmesh = ms.random_warp(20, 3, points=pts, seed=2)
+    assert all(np.any(np.all(pts == m, axis=1)) for m in onmesh.mu)
+    sph = ms.random_warp(20, 3, center_radius=2.5, seed=3)
+    np.testing.assert_allclose(np.linalg.norm(sph.mu, axis=1), 2.5)
+    with pytest.raises(ms.ManifoldSpecError, match="points"):
+        ms.random_warp(3, 3, points=np.zeros((4, 2)))

@@ -10,29 +10,55 @@ from .._checks import ManifoldSpecError
 MANIFOLDS = ("torus", "torus3", "box", "sphere", "mesh")
 
 
-def add_manifold_options(p: argparse.ArgumentParser) -> None:
+MANIFOLD_HELP = {"torus": "flat 2-torus", "torus3": "flat 3-torus", "box": "rectangle", "sphere": "round S²",
+                 "mesh": "a triangle surface read from --mesh"}
+
+
+def add_manifold_options(p: argparse.ArgumentParser, *, manifolds=MANIFOLDS, resolutions=(32, 8, 4),
+                         random_tokens: int = 0, amplitude: float = 0.3) -> None:
+    """Add the manifold, discretization and token-warp options to a subcommand.
+
+    Parameters
+    ----------
+    manifolds : tuple of str
+        The ``--manifold`` choices this subcommand supports (first one is the default).
+    resolutions : (int, int, int)
+        Default ``--resolution`` for a 2D chart, a 3D chart and the icosphere level.
+    random_tokens : int
+        Default number of seeded random tokens when no ``--tokens`` file is given (0: unwarped).
+    amplitude : float
+        Default scale of the random token amplitudes α_i.
+    """
+    r2, r3, rs = resolutions
     g = p.add_argument_group("manifold")
-    g.add_argument("--manifold", choices=MANIFOLDS, default="torus",
-                   help="torus: flat 2-torus; torus3: flat 3-torus; box: rectangle; sphere: round S²; "
-                        "mesh: a triangle surface read from --mesh (default: torus)")
+    g.add_argument("--manifold", choices=manifolds, default=manifolds[0],
+                   help="; ".join(f"{m}: {MANIFOLD_HELP[m]}" for m in manifolds) + f" (default: {manifolds[0]})")
     g.add_argument("--lengths", type=float, nargs="+", default=None, metavar="L",
                    help="side lengths of the torus/box (default 2π each for the torus, 1 for the box)")
-    g.add_argument("--bc", choices=("neumann", "dirichlet"), default="neumann", help="box boundary condition")
+    if "box" in manifolds:
+        g.add_argument("--bc", choices=("neumann", "dirichlet"), default="neumann", help="box boundary condition")
     g.add_argument("--radius", type=float, default=1.0, help="sphere radius (default 1)")
-    g.add_argument("--mesh", default=None, metavar="FILE", help="triangle surface file for --manifold mesh (any format meshio reads)")
+    if "mesh" in manifolds:
+        g.add_argument("--mesh", default=None, metavar="FILE",
+                       help="triangle surface file for --manifold mesh (any format meshio reads)")
     g = p.add_argument_group("discretization")
     g.add_argument("--order", type=int, choices=(1, 2), default=2, help="Lagrange element degree (default 2)")
     g.add_argument("--resolution", type=int, default=None,
-                   help="elements per side (torus/box; default 32 in 2D, 8 in 3D) or icosphere level (sphere; default 4)")
+                   help=f"elements per side (torus/box; default {r2} in 2D, {r3} in 3D) or icosphere level "
+                        f"(sphere; default {rs})")
     g = p.add_argument_group("token warp (eq. 1)")
+    unwarped = "the manifold is unwarped unless --random-tokens is given" if random_tokens == 0 else \
+        f"{random_tokens} seeded random tokens are used"
     g.add_argument("--tokens", default=None, metavar="FILE",
                    help="token file: .npz with alpha (N,), mu (N,d), v (N,d) [, sigma], or .npy rows "
-                        "[alpha, mu.., v..]; without it the manifold is unwarped unless --random-tokens is given")
-    g.add_argument("--random-tokens", type=int, default=0, metavar="N",
-                   help="warp with N seeded random tokens instead of a file (default 0: unwarped)")
+                        f"[alpha, mu.., v..]; without it {unwarped}")
+    g.add_argument("--random-tokens", "--n-tokens", dest="random_tokens", type=int, default=random_tokens,
+                   metavar="N", help=f"warp with N seeded random tokens instead of a file (default {random_tokens}"
+                                     + (": unwarped)" if random_tokens == 0 else ")"))
     g.add_argument("--sigma", type=float, default=None, help="bump width σ > 0 (default 0.5, or the token file's)")
-    g.add_argument("--amplitude", type=float, default=0.3, help="scale of random α_i (default 0.3)")
+    g.add_argument("--amplitude", type=float, default=amplitude, help=f"scale of random α_i (default {amplitude:g})")
     g.add_argument("--seed", type=int, default=0, help="seed of the random tokens (default 0)")
+    p.set_defaults(resolution_defaults=(r2, r3, rs))
 
 
 def build_manifold(args):
@@ -56,9 +82,10 @@ def build_manifold(args):
 def default_resolution(args, manifold) -> int:
     if args.resolution is not None:
         return args.resolution
+    r2, r3, rs = getattr(args, "resolution_defaults", (32, 8, 4))
     if args.manifold == "sphere":
-        return 4
-    return 8 if manifold.dim == 3 else 32
+        return rs
+    return r3 if manifold.dim == 3 else r2
 
 
 def build_metric(args, manifold):
@@ -69,10 +96,14 @@ def build_metric(args, manifold):
     period = getattr(manifold, "period", None)
     if args.sigma is not None and args.sigma <= 0:
         raise ManifoldSpecError(f"--sigma: must be > 0, got {args.sigma}")
+    if args.random_tokens < 0:
+        raise ManifoldSpecError(f"--random-tokens: must be ≥ 0, got {args.random_tokens}")
     if args.tokens:
         return load_tokens(args.tokens, manifold.ambient_dim, sigma=args.sigma, period=period)
     if args.random_tokens > 0:
-        radius = getattr(manifold, "radius", None)
+        # token centres where the manifold is: on the torus chart, inside the box, on the sphere, at mesh vertices
         return random_warp(args.random_tokens, manifold.ambient_dim, sigma=args.sigma or 0.5, amplitude=args.amplitude,
-                           period=period, center_radius=radius, seed=args.seed)
+                           period=period, box=getattr(manifold, "lengths", None) if period is None else None,
+                           points=getattr(manifold, "vertices", None), center_radius=getattr(manifold, "radius", None),
+                           seed=args.seed)
     return None

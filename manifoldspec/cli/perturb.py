@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from .._checks import ManifoldSpecError
+from .common import add_manifold_options, build_manifold, build_metric, default_resolution
 
 EPILOG = """examples:
   manifoldspec perturb --manifold torus --k 16 --eps 0.1 0.03 0.01
@@ -28,23 +29,9 @@ def add_parser(sub) -> None:
                     "H_mk = Φ0ᵀ δK Φ0, degenerate-safe first/second order, Rayleigh–Ritz) and compare with a "
                     "full re-solve on the same mesh, for a token warp scaled by each ε.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = p.add_argument_group("manifold and mesh")
-    g.add_argument("--manifold", choices=("torus", "torus3", "sphere"), default="torus",
-                   help="flat 2-torus, flat 3-torus or round sphere (default torus)")
-    g.add_argument("--lengths", type=float, nargs="+", default=None, metavar="L",
-                   help="torus side lengths (default 2π each)")
-    g.add_argument("--radius", type=float, default=1.0, help="sphere radius (default 1)")
-    g.add_argument("--order", type=int, choices=(1, 2), default=2, help="Lagrange element degree (default 2)")
-    g.add_argument("--resolution", type=int, default=None,
-                   help="elements per side (torus; default 24 in 2D, 6 in 3D) or icosphere level (sphere; default 3)")
-    g = p.add_argument_group("token warp (eq. 1)")
-    g.add_argument("--tokens", default=None, metavar="FILE",
-                   help=".npz with alpha (N,), mu (N,d), v (N,d) [, sigma] or .npy rows [alpha, mu.., v..]; "
-                        "default: seeded random tokens")
-    g.add_argument("--n-tokens", type=int, default=8, help="number of random tokens without --tokens (default 8)")
-    g.add_argument("--sigma", type=float, default=None, help="bump width σ (default 0.5, or the token file's)")
-    g.add_argument("--amplitude", type=float, default=1.0, help="scale of the random α_i (default 1)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the random tokens (default 0)")
+    add_manifold_options(p, manifolds=("torus", "torus3", "sphere", "box", "mesh"), resolutions=(24, 6, 3),
+                         random_tokens=8, amplitude=1.0)
+    g = p.add_argument_group("perturbation scales")
     g.add_argument("--eps", "--alpha-scale", dest="eps", type=float, nargs="+", default=[0.1, 0.03, 0.01],
                    metavar="EPS", help="scales ε of the token amplitudes (default 0.1 0.03 0.01)")
     g = p.add_argument_group("perturbation and output")
@@ -58,33 +45,13 @@ def add_parser(sub) -> None:
 
 
 def _setup(args):
-    from ..geometry.manifolds import FlatTorus, Sphere
-    from ..geometry.warp import random_warp
-    from ..tokens import load_tokens
-
-    if args.manifold == "sphere":
-        man = Sphere(args.radius)
-        res = 3 if args.resolution is None else args.resolution
-    else:
-        n = 2 if args.manifold == "torus" else 3
-        lengths = args.lengths or [2 * np.pi] * n
-        if len(lengths) != n:
-            raise ManifoldSpecError(f"--lengths: {args.manifold} needs {n} side lengths, got {len(lengths)}")
-        man = FlatTorus(tuple(lengths))
-        res = (24 if n == 2 else 6) if args.resolution is None else args.resolution
-    if args.sigma is not None and args.sigma <= 0:
-        raise ManifoldSpecError(f"--sigma: must be > 0, got {args.sigma}")
+    man = build_manifold(args)
     if any(not np.isfinite(e) or e <= 0 for e in args.eps):
         raise ManifoldSpecError(f"--eps: every scale must be a finite number > 0, got {args.eps}")
-    if args.n_tokens < 1:
-        raise ManifoldSpecError(f"--n-tokens: must be ≥ 1, got {args.n_tokens}")
-    period = man.period
-    if args.tokens:
-        warp = load_tokens(args.tokens, man.ambient_dim, sigma=args.sigma, period=period)
-    else:
-        warp = random_warp(args.n_tokens, man.ambient_dim, sigma=args.sigma or 0.5, amplitude=args.amplitude,
-                           period=period, center_radius=getattr(man, "radius", None), seed=args.seed)
-    return man, res, warp
+    warp = build_metric(args, man)
+    if warp is None:
+        raise ManifoldSpecError("--random-tokens: perturb needs a warp; give --tokens FILE or --random-tokens N ≥ 1")
+    return man, default_resolution(args, man), warp
 
 
 def run(args) -> int:

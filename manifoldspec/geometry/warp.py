@@ -119,15 +119,25 @@ class TokenWarp:
 
 def random_warp(n_tokens: int, dim: int, *, sigma: float = 0.5, amplitude: float = 0.3,
                 period: tuple | None = None, center_radius: float | None = None,
+                box: tuple | None = None, points: np.ndarray | None = None,
                 seed: int = 0) -> TokenWarp:
     """A seeded random token warp (the CLI's default when no tokens file is given).
 
-    Positions are uniform on the periodic chart, or uniform on the sphere of radius
-    ``center_radius`` (surfaces); α_i ~ amplitude·U(0.5, 1); v_i unit vectors.
+    Positions μ_i are drawn, by the first option given, uniformly on the periodic chart
+    [0, period), uniformly in the box [0, box] (not periodized), among ``points`` (P, dim)
+    such as a mesh's vertices, or uniformly on the sphere of radius ``center_radius``
+    (default 1); α_i ~ amplitude·U(0.5, 1); v_i unit vectors.
     """
     rng = np.random.default_rng(seed)
     if period is not None:
         mu = rng.uniform(0, 1, (n_tokens, dim)) * np.asarray(period)
+    elif box is not None:
+        mu = rng.uniform(0, 1, (n_tokens, dim)) * np.asarray(box, dtype=float)
+    elif points is not None:
+        points = np.asarray(points, dtype=float)
+        if points.ndim != 2 or points.shape[1] != dim or len(points) == 0:
+            raise ManifoldSpecError(f"points: expected a non-empty array (P, {dim}), got shape {points.shape}")
+        mu = points[rng.integers(0, len(points), n_tokens)].copy()
     else:
         mu = rng.normal(size=(n_tokens, dim))
         mu *= (center_radius or 1.0) / np.linalg.norm(mu, axis=1, keepdims=True)
