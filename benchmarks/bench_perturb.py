@@ -116,7 +116,7 @@ def eps_limit(res, K, n_tok, sigma, seed):
     warp = random_warp(n_tok, 2, sigma=sigma, amplitude=1.0, period=L, seed=seed)
     print(f"\n## 3. first-order error vs ε ({disc.describe()}, K = {k}, base {2 * K + 8}; {n_tok} tokens, σ = {sigma}; "
           "re-solve on the same mesh)")
-    print("| ε | max rel. first-order error | max |δK̃ − λ0 δM̃| |")
+    print("| ε | max rel. first-order error | max abs(δK̃ − λ0 δM̃) |")
     print("|---|---|---|")
     rows = []
     for eps in np.geomspace(0.01, 1.0, 9):

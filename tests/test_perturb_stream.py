@@ -127,6 +127,19 @@ def test_gemm_accumulation_equals_reference(rng, B, n):
     mu = rng.uniform(0, 5, (B, T, n))
     v = rng.normal(size=(B, T, n))
     ref = accumulate_torus_elements(pat, alpha, mu, v)
-    got = accumulate_gemm(pat, alpha, mu, v)
-    for a, b in zip(got, ref):
+    for got in (accumulate_gemm(pat, alpha, mu, v), accumulate_gemm(pat, alpha, mu, v, chunk=7)):
+        for a, b in zip(got, ref):
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+
+
+@pytest.mark.parametrize("sigma", [0.3, 10.0])
+def test_fast_accumulation_equals_reference_dense_and_sparse(rng, sigma):
+    from manifoldspec.spectral.torus_sparse import GEMM_MIN_DENSITY, accumulate_fast, torus_pattern
+
+    pat = torus_pattern(torus_modes(LENGTHS, 261), LENGTHS, sigma, 1e-8)
+    dense = pat.nnz >= GEMM_MIN_DENSITY * pat.n_modes**2
+    assert dense == (sigma < 1)  # σ = 10 leaves only the diagonal: the elementwise path is taken
+    alpha, mu, v = rng.uniform(0.5, 1, (2, 30)), rng.uniform(0, 6, (2, 30, 2)), rng.normal(size=(2, 30, 2))
+    ref = accumulate_torus_elements(pat, alpha, mu, v)
+    for a, b in zip(accumulate_fast(pat, alpha, mu, v), ref):
         assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()

@@ -115,16 +115,33 @@ def test_linear_attention_flat_holds_warped_fails():
     r = check_linear_attention(T=31, K=9, d_v=3)
     assert r.verdict.startswith("HOLDS UNDER") and r.data["err"] < 1e-12
     assert r.data["rank_lin"] <= r.data["d_phi"]
-    assert check_linear_attention(T=31, K=9, d_v=3, warp_alpha=0.3).fails
+    warped = check_linear_attention(T=31, K=9, d_v=3, warp_alpha=0.3)
+    assert warped.fails
+    if r.data["err_nn"] is not None:  # torch installed: the nn layer's op is the same linear attention
+        assert r.data["err_nn"] < 1e-12
+        # and, warped, the same recurrence as the numpy loop (two independent implementations)
+        assert warped.data["err_nn_ref"] < 1e-10
+
+
+def test_linear_attention_fails_if_the_nn_layer_disagrees(monkeypatch):
+    pytest.importorskip("torch")
+    from manifoldspec.verify import linear_attention as la
+
+    real = la.nn_retrieval
+    monkeypatch.setattr(la, "nn_retrieval", lambda *a, **k: real(*a, **k) * (1 + 1e-6))
+    r = la.check_linear_attention(T=31, K=9, d_v=3)
+    assert r.fails and "DISAGREE" in r.details
 
 
 def test_memory_constant_state_holds_kv_cache_fails():
     from manifoldspec.verify.memory import check_memory, kv_cache_bytes, scaling_exponent
 
     fast = lambda n: np.cumsum(np.ones(n))  # noqa: E731  (O(N) stand-in keeps the test short)
-    r = check_memory(quick=True, forward_fn=fast, n_values=[5, 50, 200])
+    r = check_memory(quick=True, forward_fn=fast, n_values=[5, 50, 200], nn=True)
     assert r.verdict.startswith("HOLDS UNDER")
     assert len(set(r.data["state_bytes"])) == 1
+    if r.data["t_nn"] is not None:  # torch installed: the nn layer's state does not grow with N either
+        assert len(set(r.data["nn_state_bytes"])) == 1 and r.data["nn_state_bytes"][0] > 0
     assert check_memory(quick=True, forward_fn=fast, state_fn=kv_cache_bytes, n_values=[5, 50]).fails
     n = np.array([100, 200, 400, 800])
     assert scaling_exponent(n, 3e-9 * n**2) == pytest.approx(2.0)

@@ -2,7 +2,8 @@
 
 Each function looks at the kind of its array arguments and
 
-- numpy (or lists): runs the numpy reference / vectorized CPU path (float64, complex128);
+- numpy (or lists): runs the vectorized CPU path (float64, complex128): for the batched sum,
+  the BLAS form ``accumulate_gemm`` (tested equal to the elementwise reference);
 - torch CPU tensors: the same CPU path through zero-copy ``.numpy()`` views, torch results;
 - cupy arrays: the CUDA kernel of ``cuda/*.cu``, cupy results;
 - torch CUDA tensors: the CUDA kernel on the tensors' device and current stream, through
@@ -56,6 +57,13 @@ def _run(arrays: dict, cpu_fn, gpu_fn):
         return tuple(cupy_to_torch(o) for o in out)
 
 
+def _cpu_accumulate(pattern, alpha, mu, v, chunk):
+    # the BLAS form wins on all but very sparse patterns (spectral.torus_sparse.GEMM_MIN_DENSITY)
+    if pattern.nnz >= _ts.GEMM_MIN_DENSITY * pattern.n_modes ** 2:
+        return _ts.accumulate_gemm(pattern, alpha, mu, v, chunk=16 * chunk)
+    return _ts.accumulate_torus_elements(pattern, alpha, mu, v, chunk=chunk)
+
+
 def accumulate_torus_elements(pattern, alpha, mu, v, *, chunk: int = 256):
     """Batched sum of token contributions Σ_t h(x_t) on the sparse torus pattern.
 
@@ -69,7 +77,8 @@ def accumulate_torus_elements(pattern, alpha, mu, v, *, chunk: int = 256):
     alpha : (B, T) ; mu, v : (B, T, n)
         Token warps (eq. 1): amplitude, centre on the torus, direction.
     chunk : int
-        Tokens per numpy chunk (CPU path only; bounds memory at B·chunk·nnz).
+        Tokens per numpy chunk (CPU path only; bounds memory at B·chunk·nnz, or 16·chunk·K for
+        the BLAS form that the CPU path uses unless the pattern is very sparse).
 
     Returns
     -------
@@ -78,7 +87,7 @@ def accumulate_torus_elements(pattern, alpha, mu, v, *, chunk: int = 256):
     """
     _check_torus_pattern(pattern)
     return _run(dict(alpha=alpha, mu=mu, v=v),
-                lambda alpha, mu, v: _ts.accumulate_torus_elements(pattern, alpha, mu, v, chunk=chunk),
+                lambda alpha, mu, v: _cpu_accumulate(pattern, alpha, mu, v, chunk),
                 lambda alpha, mu, v: launch.torus_stream(pattern, alpha, mu, v))
 
 

@@ -32,7 +32,7 @@ from .._checks import ManifoldSpecError, check_spd, positive_int, positive_scala
 from ..geometry.metric import as_metric
 from .sphere_modes import real_sph_harm, sphere_eigenvalues, sphere_frame, sphere_modes, sphere_quadrature
 from .torus_modes import torus_eigenvalues, torus_mode_values, torus_wavevectors
-from .torus_sparse import accumulate_torus_elements, torus_pattern
+from .torus_sparse import accumulate_fast, torus_pattern
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +114,7 @@ def torus_elements(modes, lengths, warp, *, drop_tol: float = 1e-12) -> MatrixEl
         raise ManifoldSpecError(f"warp: expected a periodized TokenWarp with period {tuple(lengths)}, "
                                 f"got period {warp.period}")
     pat = torus_pattern(modes, lengths, warp.sigma, drop_tol)
-    dk, dm = accumulate_torus_elements(pat, warp.alpha[None], warp.mu[None], warp.v[None])
+    dk, dm = accumulate_fast(pat, warp.alpha[None], warp.mu[None], warp.v[None])
     K = pat.n_modes
     dK = sp.csr_matrix((dk[0], (pat.rows, pat.cols)), shape=(K, K))
     dM = sp.csr_matrix((dm[0], (pat.rows, pat.cols)), shape=(K, K))

@@ -27,7 +27,7 @@ from .._checks import ManifoldSpecError, as_finite_array
 from .clusters import CLUSTER_RTOL
 from .matrix_elements import MatrixElements
 from .torus_modes import torus_eigenvalues, torus_matrix_elements, torus_mode_values
-from .torus_sparse import TorusPattern, flow_decay, torus_pattern
+from .torus_sparse import TorusPattern, accumulate_gemm, flow_decay, torus_pattern  # noqa: F401 (re-export)
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,42 +230,3 @@ def batch_stream(state: StreamState, alpha, mu, v, values=None, weights=None) ->
         g = c.gamma ** (T - 1 - np.arange(T))
         C = C + E.conj().T @ ((g * w)[:, None] * values)
     return replace(state, dK=dK, dM=dM, C=C, n_tokens=state.n_tokens + T)
-
-
-def accumulate_gemm(pattern: TorusPattern, alpha, mu, v):
-    """Batched closed-form H_mk on the pattern as dense matrix products (BLAS), O(B·T·K²).
-
-    Same result as :func:`~manifoldspec.spectral.torus_sparse.accumulate_torus_elements`
-    (the plain reference), using exp(i q·μ) = conj(E_m) E_k with E = exp(iκ·μ):
-
-        δM̃ = P ∘ (½ Eᴴ diag(α|v|²) E),   δK̃ = P ∘ (dot ∘ ½ Eᴴ diag(α|v|²) E − (E∘κv)ᴴ diag(α) (E∘κv)),
-
-    P the Gaussian prefactor; then gathered on the pattern.
-
-    Parameters
-    ----------
-    alpha : (B, T) ; mu, v : (B, T, n)
-
-    Returns
-    -------
-    dK, dM : complex (B, nnz)
-    """
-    alpha = as_finite_array(alpha, "alpha", ndim=2)
-    B, T = alpha.shape
-    n = pattern.kappa.shape[1]
-    mu = as_finite_array(mu, "mu", shape=(B, T, n))
-    v = as_finite_array(v, "v", shape=(B, T, n))
-    r, c = pattern.rows, pattern.cols
-    q2 = np.sum(pattern.q**2, axis=1)
-    pref = (2 * np.pi * pattern.sigma**2) ** (n / 2) / pattern.volume * np.exp(-0.5 * pattern.sigma**2 * q2)
-    dot = np.sum(pattern.kappa[r] * pattern.kappa[c], axis=1)
-    dK = np.empty((B, pattern.nnz), complex)
-    dM = np.empty((B, pattern.nnz), complex)
-    for b in range(B):
-        E = np.exp(1j * (mu[b] @ pattern.kappa.T))  # (T, K)
-        EV = E * (v[b] @ pattern.kappa.T)  # (T, K)
-        S = 0.5 * (E.conj().T * (alpha[b] * np.sum(v[b] ** 2, axis=1))) @ E  # (K, K)
-        Q = (EV.conj().T * alpha[b]) @ EV
-        dM[b] = pref * S[r, c]
-        dK[b] = pref * (dot * S[r, c] - Q[r, c])
-    return dK, dM

@@ -49,6 +49,37 @@ def smt_recurrent(modes, lengths, q, mu, V, *, alpha=None, v=None, sigma=0.6, ta
     return out
 
 
+def nn_retrieval(K, q, mu, V, *, alpha=None, v=None, sigma=0.6, tau=0.0, chunk_size=16):
+    """The same retrieval through ``manifoldspec.nn``'s chunked SMT op (torch, float64).
+
+    An independent implementation of eq. (6): rank-one token factors, one batched product per lag,
+    state carried across chunks. Uses :func:`manifoldspec.nn.basis.torus_basis` (K rounded up to whole
+    shells, the same mode set as the numpy reference; the output does not depend on mode order).
+    Returns real (T, d_v), or ``None`` when torch is not installed.
+    """
+    try:
+        import torch
+    except ImportError:
+        return None
+    from ..nn.basis import torus_basis
+    from ..nn.ops.smt import smt_chunked
+
+    basis = torus_basis(K, 2)
+    T = len(q)
+
+    def t(x, *shape):
+        return torch.as_tensor(np.asarray(x, dtype=float)).reshape(*shape)
+
+    a = np.zeros(T) if alpha is None else alpha
+    w = np.zeros((T, 2)) if v is None else v
+    one = torch.ones(1, dtype=torch.float64)
+    with torch.no_grad():
+        y, _ = smt_chunked(basis, t(q, 1, 1, T, 2), t(mu, 1, 1, T, 2), t(V, 1, 1, T, V.shape[1]), t(a, 1, 1, T),
+                           t(w, 1, 1, T, 2), sigma * one, tau * one, None, one,
+                           filter="heat" if tau > 0 else "none", chunk_size=chunk_size)
+    return y[0, 0].numpy()
+
+
 def check_linear_attention(*, quick: bool = False, T: int = 63, K: int = 21, d_v: int = 5, warp_alpha: float = 0.0,
                            tau: float | None = None, seed: int = 0, tol: float = 1e-12) -> CheckResult:
     """§5.2: SMT with H ≡ 0, f ≡ 1 and Fourier features equals causal linear attention.
@@ -75,6 +106,7 @@ def check_linear_attention(*, quick: bool = False, T: int = 63, K: int = 21, d_v
     if warp_alpha:
         kw = dict(alpha=warp_alpha * rng.uniform(0.5, 1, T), v=rng.normal(size=(T, 2)))
     y_smt = smt_recurrent(modes, lengths, q, mu, V, tau=tau, **kw)
+    y_nn = nn_retrieval(K, q, mu, V, tau=tau, **kw)
     # parallel causal linear attention with the real Fourier feature map
     kap = 2 * np.pi * modes / np.asarray(lengths)
     vol = np.prod(lengths)
@@ -96,20 +128,30 @@ def check_linear_attention(*, quick: bool = False, T: int = 63, K: int = 21, d_v
     S = qb @ kb.T * 3
     soft = np.exp(S - S.max(axis=1, keepdims=True))
     rank_soft = int(np.linalg.matrix_rank(soft / soft.sum(axis=1, keepdims=True)))
-    ok = err <= tol and assoc <= tol and rank_lin <= d_phi
+    if y_nn is None:
+        nn_line, err_nn, err_nn_ref = " manifoldspec.nn not checked (torch is not installed).", None, None
+    else:
+        err_nn = float(np.abs(y_nn - y_lin).max() / scale)
+        err_nn_ref = float(np.abs(y_nn - y_smt.real).max() / np.abs(y_smt.real).max())
+        nn_line = (f" The nn layer's chunked op (torch, chunks of 16) gives max |y_nn − y_linear|/max|y| = {err_nn:.1e} "
+                   f"and agrees with the numpy loop to {err_nn_ref:.1e}.")
+    # the numpy loop and the nn op are two implementations of one recurrence: they must agree in every case
+    agree = err_nn_ref is None or err_nn_ref <= 1e-10
+    ok = err <= tol and assoc <= tol and rank_lin <= d_phi and (err_nn is None or err_nn <= tol) and agree
     cond = "zero curvature (H ≡ 0), f ≡ 1, Fourier features, no softmax normalizer"
     details = (f"T = {T} tokens, {len(modes)} torus modes (whole shells), d_v = {d_v}"
                f"{f', token warp α = {warp_alpha:g}, heat filter τ = {tau:g}' if warp_alpha else ''}: max |y_SMT − "
                f"y_linear|/max|y| = {err:.1e} (imaginary part of y_SMT {np.abs(y_smt.imag).max():.1e}: the mode set is "
                f"symmetric, so the real features [cos κ·x, sin κ·x]/√V give the same kernel). Associativity "
                f"φ(Q)(φ(K)ᵀV) = (φ(Q)φ(K)ᵀ)V to {assoc:.1e}; rank φ(Q)φ(K)ᵀ = {rank_lin} ≤ d_φ = {d_phi} at "
-               f"T = {Tb}, softmax rank {rank_soft}/{Tb}. 'Projection' is interpretive: Σφ(k)vᵀ is not idempotent.")
+               f"T = {Tb}, softmax rank {rank_soft}/{Tb}. 'Projection' is interpretive: Σφ(k)vᵀ is not idempotent."
+               + nn_line + ("" if agree else " THE TWO IMPLEMENTATIONS DISAGREE."))
     return CheckResult(
         name="linear_attention", claim="§5.2: flat SMT retrieval (H ≡ 0, f ≡ 1) = linear attention with Fourier features",
-        equation="§5.2, eqs. (5)–(6)", computed="recurrent SMT loop vs parallel causal linear attention",
-        measured=f"rel. diff. {err:.1e}", bound=f"≤ {tol:g} (exact)",
+        equation="§5.2, eqs. (5)–(6)", computed="recurrent SMT loop (numpy) and the nn layer op (torch) vs parallel causal linear attention",
+        measured=f"rel. diff. {err:.1e}" + ("" if err_nn is None else f" (numpy), {err_nn:.1e} (nn layer)"), bound=f"≤ {tol:g} (exact)",
         verdict=holds_under(cond) if ok else FAILS, details=details,
-        data={"y_smt": y_smt.real, "y_lin": y_lin, "err": err, "assoc": assoc, "rank_lin": rank_lin,
+        data={"y_smt": y_smt.real, "y_lin": y_lin, "err": err, "err_nn": err_nn, "err_nn_ref": err_nn_ref, "assoc": assoc, "rank_lin": rank_lin,
               "rank_soft": rank_soft, "d_phi": d_phi, "sv_lin": np.linalg.svd(phi(qb) @ phi(kb).T, compute_uv=False),
               "sv_soft": np.linalg.svd(soft / soft.sum(axis=1, keepdims=True), compute_uv=False)})
 
