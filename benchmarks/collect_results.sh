@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 Each section comes from one script in `benchmarks/` (command, machine and date in the section) and is
 kept as a file in `benchmarks/results/`; `bash benchmarks/collect_results.sh` rebuilds this page.
-Speed is compared only within one run (ratios against the baseline measured in the same run); all
-figures so far come from a 2-core x86_64 VM without a GPU that was shared with other jobs, so the
-absolute times are noisy. GPU measurements are open (no GPU was available).
+Speed is compared only within one run (ratios against the baseline measured in the same run). All
+figures come from a 2-core x86_64 VM without a GPU. The spectrum, perturbation and verify sections were
+re-measured with the machine to itself (each says so); the Ricci-flow and nn sections were measured
+while it was shared with other jobs, so their absolute times are noisy. GPU measurements are open
+(no GPU has been available to any session so far).
 
 Contents: spectra vs LaPy (issue 2) · perturbation and streaming (issue 3) · Ricci flow (issue 4) ·
 nn layer and MQAR (issue 5) · GPU kernels (issue 6) · verify runtime (issue 7).

@@ -166,6 +166,7 @@ def check_memory(*, quick: bool = False, state_fn=None, forward_fn=None, max_exp
         nn_line, nn_ok, t_nn, p_nn = " The manifoldspec.nn layer was not measured (torch is not installed).", True, None, None
     else:
         nn_const = len(set(nn_sizes)) == 1
+        nn_forward(16)  # warm-up: the first torch call pays one-off dispatch/allocation costs
         t_nn = np.array([_time(nn_forward, int(n), reps) for n in n_time])
         p_nn = scaling_exponent(n_time, t_nn)
         nn_ok = nn_const and p_nn <= max_exponent
