@@ -73,14 +73,16 @@ def test_chunked_gradcheck():
     x, p = _inputs(torch.float64, B=1, nh=3, T=5, dv=2)
     p["sigma"].requires_grad_()
     p["tau"].requires_grad_()
+    p["flow_dt"].requires_grad_()
     x["alpha"].requires_grad_()
     x["k_pos"].requires_grad_()
 
-    def f(alpha, k_pos, sigma, tau):
-        return smt_chunked(basis, x["q_pos"], k_pos, x["values"], alpha, x["warp_v"], sigma, tau, p["flow_dt"],
+    def f(alpha, k_pos, sigma, tau, flow_dt):
+        return smt_chunked(basis, x["q_pos"], k_pos, x["values"], alpha, x["warp_v"], sigma, tau, flow_dt,
                            p["gamma"], chunk_size=2)[0]
 
-    assert torch.autograd.gradcheck(f, (x["alpha"], x["k_pos"], p["sigma"], p["tau"]))
+    # T = 5 in chunks of 2: a partial last chunk, the carried state and every lag power of the flow decay
+    assert torch.autograd.gradcheck(f, (x["alpha"], x["k_pos"], p["sigma"], p["tau"], p["flow_dt"]))
 
 
 def test_zero_warp_unit_filter_is_linear_attention_with_fourier_features():

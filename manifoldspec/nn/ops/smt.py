@@ -191,27 +191,35 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
     pu, br = p[..., None] * u, beta[..., None] * r
     vals = values.to(cdt)
+    cs = int(chunk_size)
+    if a is not None:  # chunk-independent powers of D, built once: D^d (lags), D^{t+1} (carried state), D^{c−1−s}
+        lags = torch.arange(cs, dtype=values.dtype, device=values.device)
+        Dpow = torch.exp(-torch.arange(cs + 1, dtype=values.dtype, device=values.device)[:, None, None, None] * a)
+        Dpow = Dpow.transpose(0, 1).to(cdt)  # (nh, c + 1, K, K): D^0 … D^c
+        M1, M2 = Q1[:, None] * Dpow[:, :cs], Q2[:, None] * Dpow[:, :cs]  # (nh, c, K, K): F∘D^d∘P, F∘D^d∘G
     ys = []
-    for s0 in range(0, T, int(chunk_size)):
-        s1 = min(T, s0 + int(chunk_size))
+    for s0 in range(0, T, cs):
+        s1 = min(T, s0 + cs)
         n = s1 - s0
         ec, uc, rc, puc, brc = (x[:, :, s0:s1] for x in (e, u, r, pu, br))
         t = torch.arange(n, dtype=values.dtype, device=values.device)
         if a is None:
             z = ef[:, :, s0:s1] + ec @ (Fc * H)
-        else:  # D^{t+1} differs per t: one elementwise pass over (n, K, K)
-            Dt = torch.exp(-(t + 1)[None, :, None, None] * a[:, None]).to(cdt)  # (nh, n, K, K)
-            z = ef[:, :, s0:s1] + torch.einsum("bhtm,bhtmk->bhtk", ec, Dt * (Fc * H)[:, :, None])
-        if a is None:  # all lags share one matrix: a single product over the (t, s) pairs of the chunk
+            # all lags share one matrix: a single product over the (t, s) pairs of the chunk
             causal = (t[:, None] >= t[None, :]).to(cdt)[..., None]  # (n, n, 1)
             w1 = (ec[:, :, :, None] * uc.conj()[:, :, None]) @ Q1[:, None]  # (B, nh, n, n, K)
             w2 = (ec[:, :, :, None] * rc.conj()[:, :, None]) @ Q2[:, None]
             z = z + ((w1 * puc[:, :, None] - w2 * brc[:, :, None]) * causal).sum(3)
-        for d in range(n if a is not None else 0):  # with flow, D^{t−s} depends on the lag
-            D1, D2 = Q1 * torch.exp(-d * a), Q2 * torch.exp(-d * a)
-            w1 = (ec[:, :, d:] * uc[:, :, :n - d].conj()) @ D1
-            w2 = (ec[:, :, d:] * rc[:, :, :n - d].conj()) @ D2
-            z = z + _shift(w1 * puc[:, :, :n - d] - w2 * brc[:, :, :n - d], d)
+        else:
+            z = ef[:, :, s0:s1] + torch.einsum("bhtm,htmk,bhmk->bhtk", ec, Dpow[:, 1:n + 1], Fc * H)
+            # with flow D^{t−s} depends on the lag d = t − s: pair token t with s = t − d for every d at
+            # once (zero where s < 0) and multiply by the stack of per-lag matrices in one batched product
+            src = t.long()[None, :] - t.long()[:, None]  # (d, t): s = t − d
+            ok = (src >= 0).to(cdt)[..., None]
+            src = src.clamp(min=0)
+            w1 = (ec[:, :, None] * (uc.conj()[:, :, src] * ok)) @ M1[:, :n]
+            w2 = (ec[:, :, None] * (rc.conj()[:, :, src] * ok)) @ M2[:, :n]
+            z = z + (w1 * puc[:, :, src] - w2 * brc[:, :, src]).sum(2)
         # C part: y_t = Σ_{s≤t} γ^{t−s} (z_t·ek_s) V_s + γ^{t+1} z_t C_0
         lag = t[:, None] - t[None, :]
         mask = torch.where(lag >= 0, torch.exp(-g[:, None, None] * lag.clamp(min=0)), torch.zeros((), dtype=values.dtype))
@@ -225,10 +233,10 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
             H = H + P.to(cdt) * (_scaled_conj(p[:, :, s0:s1], uc).transpose(-1, -2) @ uc) \
                 - G.to(cdt) * (_scaled_conj(beta[:, :, s0:s1], rc).transpose(-1, -2) @ rc)
         else:
-            W = torch.exp(-(n - 1 - t)[None, :, None, None] * a[:, None])  # (nh, n, K, K): D^{n−1−s}
-            H = torch.exp(-n * a).to(cdt) * H \
-                + P.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W.to(cdt), _scaled_conj(p[:, :, s0:s1], uc), uc) \
-                - G.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W.to(cdt), _scaled_conj(beta[:, :, s0:s1], rc), rc)
+            W = Dpow[:, :n].flip(1)  # (nh, n, K, K): D^{n−1−s}
+            H = Dpow[:, n] * H \
+                + P.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(p[:, :, s0:s1], uc), uc) \
+                - G.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(beta[:, :, s0:s1], rc), rc)
     return torch.cat(ys, dim=2), SMTState(H, C)
 
 
