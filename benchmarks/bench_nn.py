@@ -31,20 +31,21 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _layer(mixer, d_model, heads, modes, feat, flow_dt=None):
+def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None):
     from manifoldspec.nn import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
     if mixer == "smt":
-        return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=16)
+        return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=16,
+                                         checkpoint=checkpoint)
     if mixer == "linear":
         return LinearAttention(d_model, heads, feature_dim=feat, chunk_size=64)
     return SoftmaxAttention(d_model, heads)
 
 
-def child_throughput(mixer, T, d_model, heads, modes, feat, reps, flow_dt=None):
+def child_throughput(mixer, T, d_model, heads, modes, feat, reps, flow_dt=None, checkpoint=None):
     import torch
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     torch.manual_seed(0)
-    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt)
+    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt, checkpoint)
     x = torch.randn(1, T, d_model, requires_grad=True)
     base = _rss_mb()
     y, _ = layer(x)  # warm-up
@@ -123,21 +124,23 @@ def main(argv=None):
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: throughput,stream,mqar")
     ap.add_argument("--flow-dt", type=float, default=None,
                     help="SMT flow step dt of the Ricci decay D (default: none, D ≡ 1; the layer's own default is 1e-3)")
+    ap.add_argument("--checkpoint", type=int, default=None,
+                    help="SMT gradient-checkpoint segment in tokens (default: off)")
     a = ap.parse_args(argv)
     lengths = [int(x) for x in (a.lengths or ("512,2048,8192" if a.quick else "512,2048,8192,32768")).split(",")]
     stream = [int(x) for x in (a.stream or ("16384,131072,1048576" if a.quick else "16384,65536,262144,1048576")).split(",")]
     skip = set(a.skip.split(","))
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"torch threads {os.environ.get('BENCH_THREADS', '1')}; d_model={a.d_model}, heads={a.heads}, batch 1; "
-          f"SMT flow_dt={a.flow_dt}")
+          f"SMT flow_dt={a.flow_dt}, checkpoint={a.checkpoint}")
     mixers = ("sdpa", "smt", "linear")
     name = {"sdpa": "softmax", "smt": "smt", "linear": "linear"}
     if "throughput" not in skip:
         print("\n1. one layer, forward + backward (tokens/s; peak RSS above baseline, MB)")
         print(f"{'T':>7} " + " ".join(f"{m + ' tok/s':>14} {m + ' MB':>9}" for m in mixers) + f" {'smt/sdpa':>9} {'lin/sdpa':>9}")
         for T in lengths:
-            res = {m: _spawn("throughput", name[m], T, a.d_model, a.heads, a.modes, a.feature_dim, a.reps, a.flow_dt)
-                   for m in mixers}
+            res = {m: _spawn("throughput", name[m], T, a.d_model, a.heads, a.modes, a.feature_dim, a.reps, a.flow_dt,
+                             a.checkpoint) for m in mixers}
             cells = []
             for m in mixers:
                 r = res[m]

@@ -183,3 +183,23 @@ def test_errors_are_clear():
     with pytest.raises(ManifoldSpecError, match="chunk_size"):
         x, p = _inputs(torch.float64, T=3)
         smt_chunked(torus_basis(5, 2), **x, **p, chunk_size=0)
+
+
+def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(3)
+    plain = SpectralManifoldAttention(12, n_heads=2, n_modes=5, chunk_size=8).double()
+    ckpt = SpectralManifoldAttention(12, n_heads=2, n_modes=5, chunk_size=8, checkpoint=24).double()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 61, 12, dtype=torch.float64, requires_grad=True)  # 61: a partial last segment and chunk
+    grads = []
+    for layer in (plain, ckpt):
+        y, st = layer(x)
+        loss = (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + st.H.abs().sum()
+        grads.append(torch.autograd.grad(loss, [x, *layer.parameters()]))
+        if layer is plain:
+            y_ref, h_ref = y, st.H
+    assert _rel(y, y_ref) <= 1e-12 and _rel(st.H, h_ref) <= 1e-12
+    for a, b in zip(*grads):
+        assert _rel(b, a) <= 1e-10
+    with pytest.raises(ManifoldSpecError, match="checkpoint"):
+        SpectralManifoldAttention(12, checkpoint=0)

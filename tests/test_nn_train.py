@@ -105,3 +105,8 @@ def test_docs_example_runs(capsys):
     assert "recurrent state scalars: 2340" in out
     diff = float(re.search(r"max \|split − full\| = (\S+)", out).group(1))
     assert diff < 1e-5
+    # the long-sequence example (gradient checkpointing, truncated backprop) runs as written
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[1]
+    scope = {}
+    exec(compile(code, "docs/nn.md", "exec"), scope)
+    assert scope["y"].shape == (1, 2048, 64) and scope["y2"].shape == (1, 1024, 64)

@@ -73,11 +73,17 @@ class SpectralManifoldAttention(nn.Module):
     mode : {"chunk", "recurrent"}
         Default form; ``forward(..., mode=...)`` overrides it.
     chunk_size : int
+    checkpoint : int, optional
+        Tokens per gradient-checkpoint segment in chunk mode while grad is enabled: the autograd graph
+        of a segment is dropped after the forward pass and recomputed in the backward pass, so training
+        memory grows with the state (H, C) per segment instead of ~80–160 KB per token
+        (benchmarks/results/nn.md), for about one more forward pass of compute. ``None``: off.
     """
 
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
                  filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float = 1e-3,
-                 gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int = 16):
+                 gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int = 16,
+                 checkpoint: int | None = None):
         super().__init__()
         self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
         if filter not in FILTERS:
@@ -88,6 +94,7 @@ class SpectralManifoldAttention(nn.Module):
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
         self.filter, self.mode, self.chunk_size, self.warp = filter, _check_mode(mode), positive_int(chunk_size, "chunk_size"), bool(warp)
+        self.checkpoint = None if checkpoint is None else positive_int(checkpoint, "checkpoint")
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t
         self.warp_proj = nn.Linear(d_model, nh * (1 + n))  # α_t (pre-softplus) and v_t
@@ -124,12 +131,34 @@ class SpectralManifoldAttention(nn.Module):
         q_pos, k_pos, values, alpha, warp_v = self.project(x)
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
         args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
-        if mode == "chunk":
+        if mode == "chunk" and self.checkpoint is not None and torch.is_grad_enabled():
+            y, st = self._checkpointed(args, state)
+        elif mode == "chunk":
             y, st = smt_chunked(*args, filter=self.filter, state=state, chunk_size=self.chunk_size)
         else:
             y, st = smt_recurrent(*args, filter=self.filter, state=state)
         B, T = x.shape[:2]
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
+
+    def _checkpointed(self, args, state):
+        from torch.utils.checkpoint import checkpoint
+
+        basis, token_args, head_args = args[0], args[1:6], args[6:]
+        T = token_args[0].shape[2]
+
+        def segment(*xs):
+            *tok, H, C = xs
+            y, st = smt_chunked(basis, *tok, *head_args, filter=self.filter, chunk_size=self.chunk_size,
+                                state=None if H is None else SMTState(H, C))
+            return y, st.H, st.C
+
+        H, C = (None, None) if state is None else (state.H, state.C)
+        ys = []
+        for s0 in range(0, T, self.checkpoint):
+            tok = [a[:, :, s0:s0 + self.checkpoint] for a in token_args]
+            y, H, C = checkpoint(segment, *tok, H, C, use_reentrant=False)
+            ys.append(y)
+        return torch.cat(ys, dim=2), SMTState(H, C)
 
     def state_size(self) -> int:
         """Recurrent state in real scalars per sequence: nh·(K² + 2·K·d_v)."""
