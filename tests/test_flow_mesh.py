@@ -168,3 +168,23 @@ def test_round_sphere_spectrum_10k_vertices():
         K0, M = sphere_p2_conformal_operators(disc, res.u[i] - res.u[0], K0=K0)
         lam, _ = solve_operators(K0, M, 25)
         assert np.abs(lam[1:] * (1 - 2 * t) / LL[1:25] - 1).max() < 1e-3
+
+
+def test_weighted_mass_oracles():
+    import manifoldspec as ms
+    from manifoldspec.spectral.surface_fem import weighted_mass
+
+    disc = ms.discretize(ms.Sphere(), 2, order=2)
+    M0 = ms.assemble(disc).M
+    one = weighted_mass(disc, lambda N1: np.ones((len(disc.triangles), len(N1))))
+    assert abs(one - M0).max() <= 1e-14 * abs(M0).max()  # ρ ≡ 1 is the induced mass
+    c = 0.3
+    scaled = weighted_mass(disc, lambda N1: np.full((len(disc.triangles), len(N1)), np.exp(2 * c)))
+    assert abs(scaled - np.exp(2 * c) * M0).max() <= 1e-13 * abs(M0).max()
+    # ρ = (linear interpolant of z)² integrates to 4π/3 + O(h²) on the unit sphere: order 2 under refinement
+    errs = []
+    for level in (2, 3):
+        d = ms.discretize(ms.Sphere(), level, order=2)
+        z, ones = d.vertices[:, 2], np.ones(d.n_dofs)
+        errs.append(abs(ones @ weighted_mass(d, lambda N1: (z[d.triangles] @ N1.T) ** 2) @ ones - 4 * np.pi / 3))
+    assert 1.8 <= np.log2(errs[0] / errs[1]) <= 2.2

@@ -49,24 +49,15 @@ def sphere_p2_conformal_operators(disc, w_vertex: np.ndarray, *, K0=None):
         The round P2 stiffness, reused across times (conformally invariant in 2D).
     """
     from ..spectral import assemble
-    from ..spectral.surface_fem import element_geometry, reference_quadrature, scatter, shape_functions
+    from ..spectral.surface_fem import weighted_mass
 
     if disc.order != 2 or not disc.exact_sphere:
         raise ManifoldSpecError("disc: expected an order-2 discretization of a Sphere (exact geometry)")
     w_vertex = np.asarray(w_vertex, dtype=float)
     if w_vertex.shape != (len(disc.vertices),):
         raise ManifoldSpecError(f"w_vertex: expected shape ({len(disc.vertices)},), got {w_vertex.shape}")
-    xi, wq = reference_quadrature(8)  # exact for the P2 mass on flat elements, margin for e^{2w}
-    N, _ = shape_functions(2, xi)
-    N1, _ = shape_functions(1, xi)
-    _, J = element_geometry(disc, xi)
-    G = np.einsum("eqca,eqcb->eqab", J, J)
-    det = G[..., 0, 0] * G[..., 1, 1] - G[..., 0, 1] ** 2
-    w_q = np.einsum("qi,ei->eq", N1, w_vertex[disc.triangles])
-    dvol = wq[None, :] * np.sqrt(det) * np.exp(2 * w_q)
-    Me = np.einsum("eq,qi,qj->eij", dvol, N, N, optimize=True)
-    M = scatter(Me, disc.elements, disc.n_dofs)
-    M = ((M + M.T) * 0.5).tocsr()
+    # e^{2w} at the quadrature points, w interpolated linearly from the vertices of each triangle
+    M = weighted_mass(disc, lambda N1: np.exp(2 * (w_vertex[disc.triangles] @ N1.T)))
     if K0 is None:
         K0 = assemble(disc).K
     return sp.csr_matrix(K0), M

@@ -104,6 +104,35 @@ def element_matrices(disc, metric, *, degree: int | None = None):
     return Ke, Me, disc.elements
 
 
+def weighted_mass(disc, weight, *, degree: int = 8) -> sp.csr_matrix:
+    """Mass matrix ∫ ρ N_i N_j dA of the induced metric with a per-element density ρ.
+
+    Parameters
+    ----------
+    disc : Discretization of kind ``"surface"``
+    weight : callable
+        ``weight(N1)`` with N1 (n_q, 3) the P1 shape functions at the reference quadrature points;
+        returns ρ at those points on every element, shape (E, n_q). A density given at the
+        vertices, interpolated linearly: ``lambda N1: rho[disc.triangles] @ N1.T``.
+    degree : int
+        Reference quadrature degree (8: exact for the P2 mass on flat elements, with margin).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (n_dofs, n_dofs), symmetric.
+    """
+    xi, wq = reference_quadrature(degree)
+    N, _ = shape_functions(disc.order, xi)
+    N1, _ = shape_functions(1, xi)
+    _, J = element_geometry(disc, xi)
+    G = np.swapaxes(J, -1, -2) @ J
+    det = G[..., 0, 0] * G[..., 1, 1] - G[..., 0, 1] ** 2
+    dvol = wq[None, :] * np.sqrt(det) * weight(N1)
+    Me = np.einsum("eq,qi,qj->eij", dvol, N, N, optimize=True)
+    M = scatter(Me, disc.elements, disc.n_dofs)
+    return ((M + M.T) * 0.5).tocsr()
+
+
 def scatter(local: np.ndarray, elements: np.ndarray, n: int) -> sp.csr_matrix:
     """Sum local matrices (E, n_loc, n_loc) into a global CSR matrix (n, n)."""
     nloc = elements.shape[1]
