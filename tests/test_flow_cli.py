@@ -31,6 +31,22 @@ def test_cli_tokens_and_errors(tmp_path, capsys):
         main(["flow", "--manifold", "klein"])
 
 
+def test_cli_error_controlled_steps(tmp_path, capsys):
+    assert main(["flow", "--manifold", "sphere", "--resolution", "1", "--tol", "1e-3", "--t-end", "0.05",
+                 "-k", "4"]) == 0
+    assert main(["flow", "--manifold", "torus", "--resolution", "10", "--tol", "1e-3", "--t-end", "0.05",
+                 "-k", "3", "--method", "explicit"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("accepted") == 2 and "tol = 0.001" in out
+    times = [float(line.split()[0]) for line in out.splitlines() if line.strip() and line.split()[0][0].isdigit()]
+    assert max(times) == pytest.approx(0.05)  # both runs end exactly at --t-end
+    f = tmp_path / "tok.npz"
+    np.savez(f, alpha=[0.3], mu=[[1.0, 2.0]], v=[[1.0, 0.0]], sigma=0.6)
+    assert main(["flow", "--manifold", "torus", "--tol", "1e-3", "--tokens", str(f)]) == 2
+    assert "--tol" in capsys.readouterr().err
+    assert main(["flow", "--tol", "-1"]) == 2
+
+
 def test_tracked_spectrum_of_flat_torus_is_exact():
     grid = PeriodicGrid((2 * np.pi, 2 * np.pi), (11, 12))
     g = np.broadcast_to(np.eye(2), grid.shape + (2, 2)).copy()

@@ -34,6 +34,11 @@ def add_parser(subparsers) -> None:
                    help=".npz file with arrays alpha (N,), mu (N,d), v (N,d), sigma (scalar): one token per step, "
                         "cycled; d = 3 (sphere, ambient) or 2 (torus chart)")
     p.add_argument("--coupling", type=float, default=1.0, help="c in T = c·Σ α G v vᵀ (1/time)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="error-controlled time steps (step doubling) with this target max-norm error at the final "
+                        "time (of u on the sphere, of g on the torus); --dt is then the first trial step. "
+                        "Takes no --tokens")
+    p.add_argument("--t-end", type=float, default=None, help="final time with --tol (default steps × dt)")
     p.add_argument("-k", "--k", type=int, default=10, help="eigenvalues to track")
     p.add_argument("--record-every", type=int, default=None, help="record/solve every this many steps "
                    "(default: steps/10)")
@@ -56,7 +61,18 @@ def _load_tokens(path, dim, period):
     return warp
 
 
+def _every_nth(res, n_records: int):
+    """The result at about ``n_records`` of its recorded times (first and last kept)."""
+    from dataclasses import fields, replace
+
+    keep = np.unique(np.linspace(0, len(res.times) - 1, n_records).round().astype(int))
+    per_time = {f.name: getattr(res, f.name)[keep] for f in fields(res)
+                if isinstance(getattr(res, f.name), np.ndarray) and len(getattr(res, f.name)) == len(res.times)}
+    return replace(res, **per_time)
+
+
 def run(args) -> int:
+    from ..flow.adaptive import adaptive_grid_flow, adaptive_mesh_flow
     from ..flow.stress import WarpStress, tokens_from_warp
 
     steps = positive_int(args.steps, "--steps")
@@ -64,6 +80,13 @@ def run(args) -> int:
     every = positive_int(args.record_every or max(1, steps // 10), "--record-every")
     if args.dt is not None:
         positive_scalar(args.dt, "--dt")
+    if args.tol is not None:
+        positive_scalar(args.tol, "--tol")
+        if args.tokens:
+            raise ManifoldSpecError("--tol: error-controlled steps take no --tokens (one token per fixed step); "
+                                    "drop --tol or --tokens")
+    if args.t_end is not None:
+        positive_scalar(args.t_end, "--t-end")
     if args.manifold == "sphere":
         from ..flow.mesh_flow import conformal_mesh, mesh_flow, mesh_stable_dt
         from ..flow.track import track_mesh_spectrum
@@ -82,11 +105,19 @@ def run(args) -> int:
         if args.tokens:
             stress = WarpStress(V, args.coupling)
             tokens = tokens_from_warp(_load_tokens(args.tokens, 3, None), steps)
-        res = mesh_flow(mesh, dt=dt, steps=steps, method=args.method, normalized=args.normalized, stress=stress,
-                        tokens=tokens, record_every=every, progress=True)
+        if args.tol is None:
+            res = mesh_flow(mesh, dt=dt, steps=steps, method=args.method, normalized=args.normalized, stress=stress,
+                            tokens=tokens, record_every=every, progress=True)
+            how = f"dt = {dt:.4g}, method {args.method}, {res.substeps} (sub)steps"
+        else:
+            res = adaptive_mesh_flow(mesh, t_end=args.t_end or steps * dt, tol=args.tol, method=args.method,
+                                     normalized=args.normalized, dt0=dt, progress=True)
+            how = (f"tol = {args.tol:g}, method {args.method}, {res.steps} accepted / {res.rejected} rejected steps, "
+                   f"{res.substeps} scheme (sub)steps")
+            res = _every_nth(res, 11)
         lam = track_mesh_spectrum(res, k, progress=True)
-        print(f"sphere level {level} ({len(V)} vertices), dt = {dt:.4g}, method {args.method}, "
-              f"{res.substeps} (sub)steps; Gauss–Bonnet max |ΣΘ − 4π| = {np.abs(res.gauss_bonnet).max():.2e}")
+        print(f"sphere level {level} ({len(V)} vertices), {how}; "
+              f"Gauss–Bonnet max |ΣΘ − 4π| = {np.abs(res.gauss_bonnet).max():.2e}")
         print(f"{'t':>9} {'area':>11} {'var K':>10}  λ_1..λ_{min(k, 4) - 1}·A/4π")
         for i, t in enumerate(res.times):
             scaled = lam[i, 1:min(k, 4)] * res.area[i] / (4 * np.pi)
@@ -116,10 +147,18 @@ def run(args) -> int:
             stress = WarpStress(grid.points(), args.coupling, grid.shape)
             tokens = tokens_from_warp(_load_tokens(args.tokens, 2, L), steps)
         method = "explicit" if args.method == "explicit" else "semi-implicit"
-        res = grid_flow(g0, grid, dt=dt, steps=steps, method=method, normalized=args.normalized, stress=stress,
-                        tokens=tokens, record_every=every, progress=True)
+        if args.tol is None:
+            res = grid_flow(g0, grid, dt=dt, steps=steps, method=method, normalized=args.normalized, stress=stress,
+                            tokens=tokens, record_every=every, progress=True)
+            how = f"dt = {dt:.4g}, method {method}, {res.substeps} (sub)steps"
+        else:
+            res = adaptive_grid_flow(g0, grid, t_end=args.t_end or steps * dt, tol=args.tol, method=method,
+                                     normalized=args.normalized, dt0=dt, progress=True)
+            how = (f"tol = {args.tol:g}, method {method}, {res.steps} accepted / {res.rejected} rejected steps, "
+                   f"{res.substeps} scheme (sub)steps")
+            res = _every_nth(res, 11)
         lam = track_grid_spectrum(res, k, resolution=min(N, 24), progress=True)
-        print(f"torus grid {N}x{N}, dt = {dt:.4g}, method {method}, {res.substeps} (sub)steps")
+        print(f"torus grid {N}x{N}, {how}")
         print(f"{'t':>9} {'area':>11} {'|R|_L2':>10}  λ_1..λ_{min(k, 5) - 1}")
         for i, t in enumerate(res.times):
             print(f"{t:9.4g} {res.volume[i]:11.6g} {res.curvature_l2[i]:10.3e}  "

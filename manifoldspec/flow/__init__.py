@@ -2,6 +2,7 @@
 
 See docs/ricci_flow.md. Pure numpy/scipy; matplotlib only inside :mod:`.plots`.
 """
+from .adaptive import AdaptiveRun, adaptive_grid_flow, adaptive_mesh_flow, integrate_adaptive
 from .grid_curvature import (PeriodicGrid, christoffel, curvature_l2, gaussian_curvature, ricci_tensor,
                              riemann_tensor, scalar_curvature)
 from .grid_flow import GridFlowResult, explicit_step, grid_flow, ricci_flow_rhs, semi_implicit_step, stable_dt
@@ -11,7 +12,7 @@ from .mesh_spectrum import intrinsic_p1_operators, intrinsic_spectrum, sphere_p2
 from .stress import WarpStress, tokens_from_warp
 from .track import grid_metric_callable, track_grid_spectrum, track_mesh_spectrum
 
-__all__ = ["ConformalMesh", "GridFlowResult", "MeshFlowResult", "PeriodicGrid", "WarpStress", "christoffel",
+__all__ = ["AdaptiveRun", "ConformalMesh", "adaptive_grid_flow", "adaptive_mesh_flow", "integrate_adaptive", "GridFlowResult", "MeshFlowResult", "PeriodicGrid", "WarpStress", "christoffel",
            "conformal_mesh", "curvature_l2", "explicit_step", "gaussian_curvature", "grid_flow", "grid_metric_callable",
            "intrinsic_p1_operators", "intrinsic_spectrum", "mesh_curvature", "mesh_flow", "mesh_stable_dt",
            "ricci_flow_rhs", "ricci_tensor", "riemann_tensor", "scalar_curvature", "semi_implicit_step",

@@ -157,6 +157,8 @@ class GridFlowResult:
         ‖R‖_{L²(g)}, zero exactly on a flat metric.
     steps : int
         Time steps requested; ``substeps`` counts explicit Euler sub-steps actually taken.
+    rejected : int
+        Attempts rejected by the error control (:func:`~manifoldspec.flow.adaptive.adaptive_grid_flow`).
     """
 
     grid: PeriodicGrid
@@ -166,6 +168,7 @@ class GridFlowResult:
     curvature_l2: np.ndarray
     steps: int
     substeps: int
+    rejected: int = 0
 
     @property
     def final(self) -> np.ndarray:

@@ -169,7 +169,8 @@ class MeshFlowResult:
     ----------
     times : (S,) ; u : (S, V) log scale factors ; area : (S,) total area ;
     gauss_bonnet : (S,) Σ Θ_i − 2πχ (zero to rounding) ; curvature_variance : (S,)
-    area-weighted variance of K ; mean_curvature : (S,) Σ Θ_i / A.
+    area-weighted variance of K ; mean_curvature : (S,) Σ Θ_i / A ; steps, substeps : time steps
+    and scheme steps taken ; rejected : attempts rejected by the error control (adaptive runs).
     """
 
     mesh: ConformalMesh
@@ -181,12 +182,14 @@ class MeshFlowResult:
     mean_curvature: np.ndarray
     steps: int
     substeps: int
+    rejected: int = 0
 
     def lengths(self, i: int = -1) -> np.ndarray:
         return self.mesh.lengths(self.u[i])
 
 
-def _record(mesh, u):
+def flow_diagnostics(mesh, u):
+    """(area, Gauss–Bonnet residual Σ Θ − 2πχ, area-weighted variance of K, mean curvature) at u."""
     c = mesh.curvature(u)
     A = c["area"]
     Kbar = c["defect"].sum() / A
@@ -226,7 +229,7 @@ def mesh_flow(mesh: ConformalMesh, *, dt: float, steps: int, u0=None, method: st
     if tokens is not None and len(tokens) < steps:
         raise ManifoldSpecError(f"tokens: need at least one token per step ({steps}), got {len(tokens)}")
     u = np.zeros(mesh.n_vertices) if u0 is None else as_finite_array(u0, "u0", shape=(mesh.n_vertices,)).copy()
-    rec = {"t": [0.0], "u": [u.copy()], "diag": [_record(mesh, u)]}
+    rec = {"t": [0.0], "u": [u.copy()], "diag": [flow_diagnostics(mesh, u)]}
     n_sub, t = 0, 0.0
     it = range(steps)
     if progress:
@@ -247,7 +250,7 @@ def mesh_flow(mesh: ConformalMesh, *, dt: float, steps: int, u0=None, method: st
         if (s + 1) % record_every == 0 or s == steps - 1:
             rec["t"].append(t)
             rec["u"].append(u.copy())
-            rec["diag"].append(_record(mesh, u))  # raises if the metric degenerated
+            rec["diag"].append(flow_diagnostics(mesh, u))  # raises if the metric degenerated
             if callback is not None:
                 callback(s + 1, t, u)
     d = np.array(rec["diag"])
