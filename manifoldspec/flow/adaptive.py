@@ -139,7 +139,7 @@ def adaptive_grid_flow(g0, grid, *, t_end: float, tol: float, method: str = "sem
         Recorded at every accepted step; ``steps`` accepted steps, ``substeps`` scheme steps taken
         (Euler sub-steps included), ``rejected`` rejected attempts.
     """
-    from .grid_curvature import check_grid_metric, integrate, scalar_curvature
+    from .grid_curvature import check_grid_metric
     from .grid_flow import METHODS, GridFlowResult, explicit_step, semi_implicit_step
 
     if method not in METHODS:
@@ -158,10 +158,7 @@ def adaptive_grid_flow(g0, grid, *, t_end: float, tol: float, method: str = "sem
         return semi_implicit_step(g, grid, h, t=t, **kw)
 
     run = integrate_adaptive(g0, step, t_end, tol, dt0=dt0, progress=progress)
-    metrics = np.stack(run.states)
-    vol = np.array([integrate(np.ones(grid.shape), m, grid) for m in metrics])
-    l2 = np.array([np.sqrt(max(integrate(scalar_curvature(m, grid) ** 2, m, grid), 0.0)) for m in metrics])
-    return GridFlowResult(grid, run.times, metrics, vol, l2, run.accepted, sub[0], run.rejected)
+    return GridFlowResult.from_metrics(grid, run.times, np.stack(run.states), run.accepted, sub[0], run.rejected)
 
 
 def adaptive_mesh_flow(mesh, *, t_end: float, tol: float, u0=None, method: str = "implicit",

@@ -174,6 +174,14 @@ class GridFlowResult:
     def final(self) -> np.ndarray:
         return self.metrics[-1]
 
+    @classmethod
+    def from_metrics(cls, grid: PeriodicGrid, times, metrics, steps: int, substeps: int, rejected: int = 0):
+        """Result with the volume and curvature norm evaluated at every recorded metric (S, N..., n, n)."""
+        metrics = np.asarray(metrics)
+        vol = np.array([integrate(np.ones(grid.shape), m, grid) for m in metrics])
+        l2 = np.array([np.sqrt(max(integrate(scalar_curvature(m, grid) ** 2, m, grid), 0.0)) for m in metrics])
+        return cls(grid, np.asarray(times, dtype=float), metrics, vol, l2, steps, substeps, rejected)
+
 
 def grid_flow(g0, grid: PeriodicGrid, *, dt: float, steps: int, method: str = "explicit",
               deturck: bool | None = None, normalized: bool = False, stress: Callable | None = None,
@@ -233,7 +241,4 @@ def grid_flow(g0, grid: PeriodicGrid, *, dt: float, steps: int, method: str = "e
         if (s + 1) % record_every == 0 or s == steps - 1:
             rec_t.append(t)
             rec_g.append(g.copy())
-    metrics = np.stack(rec_g)
-    vol = np.array([integrate(np.ones(grid.shape), m, grid) for m in metrics])
-    l2 = np.array([np.sqrt(max(integrate(scalar_curvature(m, grid) ** 2, m, grid), 0.0)) for m in metrics])
-    return GridFlowResult(grid, np.array(rec_t), metrics, vol, l2, steps, n_sub)
+    return GridFlowResult.from_metrics(grid, rec_t, np.stack(rec_g), steps, n_sub)
