@@ -84,7 +84,7 @@ def _spawn(kind, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def mqar_vs_state(dims, steps, batch, d_model, heads, vocab, seed):
+def mqar_vs_state(dims, steps, batch, d_model, heads, vocab, seed, flow_dt=None, mixers=("smt", "linear")):
     """SMT on Tⁿ with the 2n + 1 modes |m|² ≤ 1, against linear attention (elu + 1) of equal state per head."""
     import torch
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
@@ -96,8 +96,8 @@ def mqar_vs_state(dims, steps, batch, d_model, heads, vocab, seed):
         feat = max(1, round((K * K + 2 * K * dv) / dv))
         cfg = TrainConfig(vocab_size=vocab, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8), (128, 16)),
                           d_model=d_model, n_heads=heads, steps=steps, batch_size=batch, seed=seed, test_examples=512,
-                          smt={"n_modes": K, "latent_dim": n, "flow_dt": None}, linear={"feature_dim": feat})
-        for mixer in ("smt", "linear"):
+                          smt={"n_modes": K, "latent_dim": n, "flow_dt": flow_dt}, linear={"feature_dim": feat})
+        for mixer in mixers:
             r = train_recall(mixer, cfg, progress=False)
             label = f"n={n},K={K}" if mixer == "smt" else f"d_f={feat}"
             rows.append((mixer, label, r["state_size"], r["accuracy"], r["seconds"]))
@@ -121,6 +121,7 @@ def main(argv=None):
     ap.add_argument("--mqar-dims", default=None, help="SMT latent dimensions n (K = 2n + 1 modes) for the MQAR-vs-state table (default 2,4,8)")
     ap.add_argument("--mqar-steps", type=int, default=None, help="training steps per MQAR model")
     ap.add_argument("--mqar-vocab", type=int, default=64)
+    ap.add_argument("--mqar-seed", type=int, default=0)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: throughput,stream,mqar")
     ap.add_argument("--flow-dt", type=float, default=None,
                     help="SMT flow step dt of the Ricci decay D (default: none, D ≡ 1; the layer's own default is 1e-3)")
@@ -164,7 +165,8 @@ def main(argv=None):
         steps = a.mqar_steps or (600 if a.quick else 1500)
         print(f"\n3. MQAR accuracy vs state (V={a.mqar_vocab}, train (64,4)+(64,8), {steps} steps × batch 32; "
               f"linear attention at equal state per head)")
-        mqar_vs_state(dims, steps, 32, a.d_model, a.heads, a.mqar_vocab, 0)
+        mixers = ("smt",) if a.flow_dt is not None else ("smt", "linear")  # linear attention has no flow
+        mqar_vs_state(dims, steps, 32, a.d_model, a.heads, a.mqar_vocab, a.mqar_seed, a.flow_dt, mixers)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ class SpectralManifoldAttention(nn.Module):
         Value dimension per head (default d_model // n_heads).
     tau, flow_dt, gamma : float
         Initial heat time τ, flow step dt (D = exp(−|q|² dt); ``flow_dt=None``: no flow, D ≡ 1)
-        and coefficient decay γ ∈ (0, 1].
+        and coefficient decay γ ∈ (0, 1]. The flow is off by default: on MQAR it cost recall
+        (0.93 → 0.69 / 0.77 at (L, N) = (64, 8), two seeds, K = 5; benchmarks/results/nn.md).
+        ``flow_dt=1e-3`` turns on the linearized Ricci–DeTurck decay of DESIGN.md §6–§7 (learned per head).
     warp : bool
         Learn a token warp (False: α ≡ 0, plain kernelized linear attention).
     mode : {"chunk", "recurrent"}
@@ -81,7 +83,7 @@ class SpectralManifoldAttention(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
-                 filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float = 1e-3,
+                 filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float | None = None,
                  gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int = 16,
                  checkpoint: int | None = None):
         super().__init__()
