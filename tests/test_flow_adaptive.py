@@ -87,3 +87,15 @@ def test_docs_example_runs(capsys):
     out = capsys.readouterr().out
     first, last = (float(v) for v in re.search(r"from (\S+) to (\S+)", out).groups())
     assert "accepted" in out and last < first  # the curvature decays along the flow
+
+
+def test_example_script_errors_below_tol(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "ricci_flow_adaptive.py"
+    spec = importlib.util.spec_from_file_location("ricci_flow_adaptive", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    errs, tols = mod.main(["--level", "1", "--out", str(tmp_path / "r.png")])
+    assert all(e <= t for e, t in zip(errs, tols)) and (tmp_path / "r.png").stat().st_size > 0

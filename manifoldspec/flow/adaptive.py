@@ -84,7 +84,9 @@ def integrate_adaptive(y0, step: Callable, t_end: float, tol: float, *, dt0: flo
         if acc + rej >= max_attempts:
             raise ManifoldSpecError(f"tol: {tol:g} not reached within {max_attempts} attempts (t = {t:.6g}); "
                                     "raise tol or max_attempts")
-        h = min(h, t_end - t)
+        left = t_end - t
+        # land on t_end without a sliver: take the rest if it is at most 1.1 h, halve it if below 2 h
+        h = left if left <= 1.1 * h else (0.5 * left if left < 2 * h else h)
         if h < dt_min:
             raise ManifoldSpecError(f"tol: the step fell below dt_min = {dt_min:.3e} at t = {t:.6g}; "
                                     f"tol = {tol:g} is too tight for this scheme, or the flow is near a singularity")
