@@ -171,7 +171,8 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     Never forms a per-token K x K matrix. With X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ) and
     Q∘(ū uᵀ) = diag(ū) Q diag(u), the read-out of token t from token s ≤ t of the same chunk is
     e_tᵀ(F∘D^{t−s}∘X_s) = p_s u_s ∘ ((e_t∘ū_s)ᵀ(F∘D^{t−s}∘P)) − β_s r_s ∘ ((e_t∘r̄_s)ᵀ(F∘D^{t−s}∘G)):
-    one batched matrix product per lag t − s. The carried state enters through e_tᵀ(F∘D^{t+1}∘H_0),
+    without flow one batched product over all pairs (t, s); with flow the pairs are grouped by lag
+    d = t − s and multiplied by the stack of matrices F∘D^d∘P in one batched product. The carried state enters through e_tᵀ(F∘D^{t+1}∘H_0),
     and the new state is a sum of outer products (a matrix product without flow). The C part is
     the chunked linear-attention form. Cost per chunk of c tokens: O(c²K² + c²K + c·K·d_v) in
     matrix products (plus O(c·K²) elementwise with flow); no weight exceeds 1, so nothing overflows.
@@ -193,7 +194,6 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     vals = values.to(cdt)
     cs = int(chunk_size)
     if a is not None:  # chunk-independent powers of D, built once: D^d (lags), D^{t+1} (carried state), D^{c−1−s}
-        lags = torch.arange(cs, dtype=values.dtype, device=values.device)
         Dpow = torch.exp(-torch.arange(cs + 1, dtype=values.dtype, device=values.device)[:, None, None, None] * a)
         Dpow = Dpow.transpose(0, 1).to(cdt)  # (nh, c + 1, K, K): D^0 … D^c
         M1, M2 = Q1[:, None] * Dpow[:, :cs], Q2[:, None] * Dpow[:, :cs]  # (nh, c, K, K): F∘D^d∘P, F∘D^d∘G
