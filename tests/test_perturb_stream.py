@@ -130,6 +130,7 @@ def test_gemm_accumulation_equals_reference(rng, B, n):
     for got in (accumulate_gemm(pat, alpha, mu, v), accumulate_gemm(pat, alpha, mu, v, chunk=7)):
         for a, b in zip(got, ref):
             assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+            assert np.all(a[:, pat.rows == pat.cols].imag == 0)  # Hermitian diagonal exactly real
 
 
 @pytest.mark.parametrize("sigma", [0.3, 10.0])
