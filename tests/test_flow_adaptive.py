@@ -99,3 +99,22 @@ def test_example_script_errors_below_tol(tmp_path):
     spec.loader.exec_module(mod)
     errs, tols = mod.main(["--level", "1", "--out", str(tmp_path / "r.png")])
     assert all(e <= t for e, t in zip(errs, tols)) and (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_precomputed_rhs_and_linearization_give_the_same_steps():
+    """The error control reuses F(g) / the mesh linearization for the h and h/2 steps of one state."""
+    from manifoldspec.flow import flow_rhs, mesh_linearization, semi_implicit_step
+    from manifoldspec.flow.mesh_flow import implicit_mesh_step
+
+    grid = PeriodicGrid((2 * np.pi, 2 * np.pi), (10, 10))
+    x = grid.coordinates()
+    g = np.exp(0.3 * np.sin(x[..., 0]) * np.cos(x[..., 1]))[..., None, None] * np.eye(2)
+    F = flow_rhs(g, grid, deturck=True)
+    for h in (0.01, 0.005):
+        np.testing.assert_array_equal(semi_implicit_step(g, grid, h, deturck=True, rhs=F),
+                                      semi_implicit_step(g, grid, h, deturck=True))
+    mesh = conformal_mesh(*_bumpy(1))
+    u = 0.05 * np.cos(np.arange(mesh.n_vertices))
+    lin = mesh_linearization(mesh, u)
+    for h in (0.01, 0.005):
+        np.testing.assert_array_equal(implicit_mesh_step(mesh, u, h, linearization=lin), implicit_mesh_step(mesh, u, h))

@@ -118,23 +118,30 @@ def explicit_step(g, grid: PeriodicGrid, dt: float, *, deturck: bool = False, no
         # equal sub-steps: fewest that respect the current limit
         n_left = int(np.ceil((dt - done) / limit - 1e-12))
         h = (dt - done) / max(n_left, 1)
-        F = ricci_flow_rhs(g, grid, deturck=deturck, normalized=normalized) + _token_term(stress, token, g)
+        F = flow_rhs(g, grid, deturck=deturck, normalized=normalized, stress=stress, token=token)
         g = _accept(g + h * F, t + done + h)
         done += h
         n_sub += 1
     return g, n_sub
 
 
+def flow_rhs(g, grid: PeriodicGrid, *, deturck: bool = False, normalized: bool = False,
+             stress: Callable | None = None, token=None) -> np.ndarray:
+    """The full right-hand side F(g) = −2Ric [+ L_W g] [+ (2/n) r g] + T(token, g), shape (N..., n, n)."""
+    return ricci_flow_rhs(g, grid, deturck=deturck, normalized=normalized) + _token_term(stress, token, g)
+
+
 def semi_implicit_step(g, grid: PeriodicGrid, dt: float, *, deturck: bool = False, normalized: bool = False,
                        stress: Callable | None = None, token=None, t: float = 0.0,
-                       stabilizer: float | None = None) -> np.ndarray:
+                       stabilizer: float | None = None, rhs: np.ndarray | None = None) -> np.ndarray:
     """One stabilized semi-implicit step (implicit a·Δ in Fourier space), any dt > 0.
 
-    ``stabilizer`` a defaults to max over the grid of 1/λ_min(g).
+    ``stabilizer`` a defaults to max over the grid of 1/λ_min(g). ``rhs`` is F(g) from
+    :func:`flow_rhs` when the caller already has it (error control steps one state with two dt).
     """
     dt = positive_scalar(dt, "dt")
     a = 1.0 / float(np.linalg.eigvalsh(g)[..., 0].min()) if stabilizer is None else positive_scalar(stabilizer, "stabilizer")
-    F = ricci_flow_rhs(g, grid, deturck=deturck, normalized=normalized) + _token_term(stress, token, g)
+    F = flow_rhs(g, grid, deturck=deturck, normalized=normalized, stress=stress, token=token) if rhs is None else rhs
     axes = tuple(range(grid.dim))
     Fh = np.fft.fftn(F, axes=axes)
     Fh /= (1.0 + a * dt * grid.k_squared())[(...,) + (None, None)]

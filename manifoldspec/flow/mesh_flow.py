@@ -142,11 +142,21 @@ def explicit_mesh_step(mesh, u, dt, *, normalized=False, stress=None, token=None
     return u, n
 
 
-def implicit_mesh_step(mesh, u, dt, *, normalized=False, stress=None, token=None):
-    """Linearly implicit Euler: (A/Δt + L) δ = A·(du/dt); returns the new u."""
+def mesh_linearization(mesh, u, *, normalized=False, stress=None, token=None):
+    """(du/dt (V,), cotan Laplacian L (V, V), dual areas A (V,)) at u: what an implicit step needs."""
     vel, c = flow_velocity(mesh, u, normalized=normalized, stress=stress, token=token)
-    Lc = cotan_laplacian(mesh.triangles, c["cot"], mesh.n_vertices)
-    A = c["dual_area"]
+    return vel, cotan_laplacian(mesh.triangles, c["cot"], mesh.n_vertices), c["dual_area"]
+
+
+def implicit_mesh_step(mesh, u, dt, *, normalized=False, stress=None, token=None, linearization=None):
+    """Linearly implicit Euler: (A/Δt + L) δ = A·(du/dt); returns the new u.
+
+    ``linearization`` is :func:`mesh_linearization` at u when the caller already has it (error
+    control steps one state with two dt).
+    """
+    if linearization is None:
+        linearization = mesh_linearization(mesh, u, normalized=normalized, stress=stress, token=token)
+    vel, Lc, A = linearization
     # r (normalized) and τ (tokens) are lagged: lower order, and r is a global coupling
     delta = spla.spsolve((sp.diags(A / dt) + Lc).tocsc(), A * vel)
     return _update(u, delta, dt)

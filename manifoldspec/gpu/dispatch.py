@@ -57,13 +57,6 @@ def _run(arrays: dict, cpu_fn, gpu_fn):
         return tuple(cupy_to_torch(o) for o in out)
 
 
-def _cpu_accumulate(pattern, alpha, mu, v, chunk):
-    # the BLAS form wins on all but very sparse patterns (spectral.torus_sparse.GEMM_MIN_DENSITY)
-    if pattern.nnz >= _ts.GEMM_MIN_DENSITY * pattern.n_modes ** 2:
-        return _ts.accumulate_gemm(pattern, alpha, mu, v, chunk=16 * chunk)
-    return _ts.accumulate_torus_elements(pattern, alpha, mu, v, chunk=chunk)
-
-
 def accumulate_torus_elements(pattern, alpha, mu, v, *, chunk: int = 256):
     """Batched sum of token contributions Σ_t h(x_t) on the sparse torus pattern.
 
@@ -87,7 +80,7 @@ def accumulate_torus_elements(pattern, alpha, mu, v, *, chunk: int = 256):
     """
     _check_torus_pattern(pattern)
     return _run(dict(alpha=alpha, mu=mu, v=v),
-                lambda alpha, mu, v: _cpu_accumulate(pattern, alpha, mu, v, chunk),
+                lambda alpha, mu, v: _ts.accumulate_fast(pattern, alpha, mu, v, chunk=chunk),
                 lambda alpha, mu, v: launch.torus_stream(pattern, alpha, mu, v))
 
 

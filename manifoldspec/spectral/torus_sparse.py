@@ -195,7 +195,7 @@ def accumulate_gemm(pattern: TorusPattern, alpha, mu, v, *, chunk: int = 4096):
     dot = np.sum(pattern.kappa[r] * pattern.kappa[c], axis=1)
     dK = np.empty((B, pattern.nnz), complex)
     dM = np.empty((B, pattern.nnz), complex)
-    K = len(pattern.kappa)
+    K = pattern.n_modes
     for b in range(B):
         S = np.zeros((K, K), complex)
         Q = np.zeros((K, K), complex)
@@ -218,12 +218,13 @@ def accumulate_gemm(pattern: TorusPattern, alpha, mu, v, *, chunk: int = 4096):
 GEMM_MIN_DENSITY = 0.01
 
 
-def accumulate_fast(pattern: TorusPattern, alpha, mu, v):
+def accumulate_fast(pattern: TorusPattern, alpha, mu, v, *, chunk: int = 256):
     """Batched closed-form H_mk on the pattern by the faster CPU path (same result as the reference).
 
-    :func:`accumulate_gemm` unless the pattern is sparser than :data:`GEMM_MIN_DENSITY`, then the
-    elementwise :func:`accumulate_torus_elements`.
+    :func:`accumulate_gemm` (``16 · chunk`` tokens per product) unless the pattern is sparser than
+    :data:`GEMM_MIN_DENSITY`, then the elementwise :func:`accumulate_torus_elements` (``chunk``
+    tokens at a time).
     """
     if pattern.nnz >= GEMM_MIN_DENSITY * pattern.n_modes**2:
-        return accumulate_gemm(pattern, alpha, mu, v)
-    return accumulate_torus_elements(pattern, alpha, mu, v)
+        return accumulate_gemm(pattern, alpha, mu, v, chunk=16 * chunk)
+    return accumulate_torus_elements(pattern, alpha, mu, v, chunk=chunk)
