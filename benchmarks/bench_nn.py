@@ -31,21 +31,21 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None):
+def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None, chunk=None):
     from manifoldspec.nn import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
     if mixer == "smt":
-        return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=16,
+        return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=chunk,
                                          checkpoint=checkpoint)
     if mixer == "linear":
         return LinearAttention(d_model, heads, feature_dim=feat, chunk_size=64)
     return SoftmaxAttention(d_model, heads)
 
 
-def child_throughput(mixer, T, d_model, heads, modes, feat, reps, flow_dt=None, checkpoint=None):
+def child_throughput(mixer, T, d_model, heads, modes, feat, reps, flow_dt=None, checkpoint=None, chunk=None):
     import torch
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     torch.manual_seed(0)
-    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt, checkpoint)
+    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt, checkpoint, chunk)
     x = torch.randn(1, T, d_model, requires_grad=True)
     base = _rss_mb()
     y, _ = layer(x)  # warm-up
@@ -59,11 +59,11 @@ def child_throughput(mixer, T, d_model, heads, modes, feat, reps, flow_dt=None, 
     return {"tok_s": T / min(times), "peak_mb": _rss_mb() - base}
 
 
-def child_stream(mixer, N, d_model, heads, modes, feat, segment, flow_dt=None):
+def child_stream(mixer, N, d_model, heads, modes, feat, segment, flow_dt=None, chunk=None):
     import torch
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     torch.manual_seed(0)
-    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt).eval()
+    layer = _layer(mixer, d_model, heads, modes, feat, flow_dt, chunk=chunk).eval()
     g = torch.Generator().manual_seed(1)
     base = _rss_mb()
     state, done, t0 = None, 0, time.perf_counter()
@@ -127,13 +127,15 @@ def main(argv=None):
                     help="SMT flow step dt of the Ricci decay D (default: none, D ≡ 1; the layer's own default is 1e-3)")
     ap.add_argument("--checkpoint", type=int, default=None,
                     help="SMT gradient-checkpoint segment in tokens (default: off)")
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="SMT chunk length (default: the layer's, 64 without flow and 16 with flow)")
     a = ap.parse_args(argv)
     lengths = [int(x) for x in (a.lengths or ("512,2048,8192" if a.quick else "512,2048,8192,32768")).split(",")]
     stream = [int(x) for x in (a.stream or ("16384,131072,1048576" if a.quick else "16384,65536,262144,1048576")).split(",")]
     skip = set(a.skip.split(","))
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"torch threads {os.environ.get('BENCH_THREADS', '1')}; d_model={a.d_model}, heads={a.heads}, batch 1; "
-          f"SMT flow_dt={a.flow_dt}, checkpoint={a.checkpoint}")
+          f"SMT flow_dt={a.flow_dt}, checkpoint={a.checkpoint}, chunk={a.chunk or 'default'}")
     mixers = ("sdpa", "smt", "linear")
     name = {"sdpa": "softmax", "smt": "smt", "linear": "linear"}
     if "throughput" not in skip:
@@ -141,7 +143,7 @@ def main(argv=None):
         print(f"{'T':>7} " + " ".join(f"{m + ' tok/s':>14} {m + ' MB':>9}" for m in mixers) + f" {'smt/sdpa':>9} {'lin/sdpa':>9}")
         for T in lengths:
             res = {m: _spawn("throughput", name[m], T, a.d_model, a.heads, a.modes, a.feature_dim, a.reps, a.flow_dt,
-                             a.checkpoint) for m in mixers}
+                             a.checkpoint, a.chunk) for m in mixers}
             cells = []
             for m in mixers:
                 r = res[m]
@@ -156,7 +158,7 @@ def main(argv=None):
         print(f"\n2. recurrent form, no grad, state carried across {a.segment}-token segments: peak RSS above baseline (MB)")
         print(f"{'tokens':>9} {'smt MB':>8} {'smt tok/s':>10} {'linear MB':>10} {'linear tok/s':>13}")
         for N in stream:
-            s = _spawn("stream", "smt", N, a.d_model, a.heads, a.modes, a.feature_dim, a.segment, a.flow_dt)
+            s = _spawn("stream", "smt", N, a.d_model, a.heads, a.modes, a.feature_dim, a.segment, a.flow_dt, a.chunk)
             l_ = _spawn("stream", "linear", N, a.d_model, a.heads, a.modes, a.feature_dim, a.segment)
             print(f"{N:>9} {s.get('peak_mb', float('nan')):>8.1f} {s.get('tok_s', float('nan')):>10.0f} "
                   f"{l_.get('peak_mb', float('nan')):>10.1f} {l_.get('tok_s', float('nan')):>13.0f}", flush=True)

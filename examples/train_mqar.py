@@ -1,14 +1,18 @@
 """Train SMT, softmax attention and linear attention on MQAR (CPU, a few minutes) and plot recall.
 
     python examples/train_mqar.py --steps 800 --plot mqar.png
+    python examples/train_mqar.py --lrs 3e-4,1e-3,3e-3,1e-2 --seeds 0,1 --jobs 2 --plot sweep.png
 
-Same as ``manifoldspec train-recall``; this script shows the Python API.
+Same as ``manifoldspec train-recall``; this script shows the Python API. With ``--lrs`` it sweeps
+learning rates and seeds (NN_ANCHORS.md §1.2: recurrent mixers need an LR sweep) and prints the
+best learning rate of each mixer.
 """
 import argparse
 
 import torch
 
-from manifoldspec.nn import TrainConfig, train_recall
+from manifoldspec.nn import TrainConfig, best_learning_rates, sweep_recall, train_recall
+from manifoldspec.nn.sweep import plot_sweep
 from manifoldspec.nn.train import plot_recall
 
 
@@ -16,14 +20,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--plot", default="mqar.png")
+    ap.add_argument("--lrs", default=None, help="comma-separated learning rates to sweep (default: one run at 3e-3)")
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds for the sweep")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel training processes for the sweep")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8)),
                       steps=args.steps, batch_size=32, smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None})
-    results = [train_recall(m, cfg) for m in ("softmax", "smt", "linear")]
-    for r in results:
-        print(r["mixer"], {f"L={L},N={N}": round(a, 3) for (L, N), a in r["accuracy"].items()}, "state", r["state_size"])
-    plot_recall(results, args.plot)
+    mixers = ("softmax", "smt", "linear")
+    if args.lrs is None:
+        results = [train_recall(m, cfg) for m in mixers]
+        for r in results:
+            print(r["mixer"], {f"L={L},N={N}": round(a, 3) for (L, N), a in r["accuracy"].items()}, "state", r["state_size"])
+        plot_recall(results, args.plot)
+        return
+    lrs = [float(x) for x in args.lrs.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs,
+                           on_result=lambda r: print(f"  done: {r['mixer']} lr={r['lr']:g} seed={r['seed']}", flush=True))
+    for mixer, best in best_learning_rates(records).items():
+        print(mixer, "best lr", best["lr"], {f"L={L},N={N}": round(a, 3) for (L, N), a in best["mean"].items()},
+              "score by lr", {f"{lr:g}": round(s, 3) for lr, s in best["by_lr"].items()})
+    plot_sweep(records, args.plot)
 
 
 if __name__ == "__main__":

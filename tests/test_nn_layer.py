@@ -39,15 +39,16 @@ def test_recurrent_and_chunked_agree(dtype, flow):
     basis = torus_basis(12, 2)  # K = 13
     x, p = _inputs(dtype, flow=flow)
     y_ref, s_ref = smt_recurrent(basis, **x, **p)
-    for chunk in (1, 5, 8, 29, 64):  # 5 and 8 do not divide T = 29
+    for chunk in (1, 5, 8, 29, 64, None):  # 5 and 8 do not divide T = 29; None: the default for this path
         y, s = smt_chunked(basis, **x, **p, chunk_size=chunk)
         assert _rel(y, y_ref) <= TOL[dtype], chunk
         assert _rel(s.H, s_ref.H) <= TOL[dtype] and _rel(s.C, s_ref.C) <= TOL[dtype], chunk
 
 
-def test_state_handover_and_gradients_match():
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "noflow"])
+def test_state_handover_and_gradients_match(flow):
     basis = torus_basis(8, 2)
-    x, p = _inputs(torch.float64, T=17)
+    x, p = _inputs(torch.float64, T=17, flow=flow)
     for k in ("q_pos", "k_pos", "values", "alpha", "warp_v"):
         x[k].requires_grad_()
     y_ref, s_ref = smt_recurrent(basis, **x, **p)
@@ -68,21 +69,21 @@ def test_state_handover_and_gradients_match():
         assert _rel(b, a) <= 1e-10
 
 
-def test_chunked_gradcheck():
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "noflow"])
+def test_chunked_gradcheck(flow):
     basis = torus_basis(5, 2)
-    x, p = _inputs(torch.float64, B=1, nh=3, T=5, dv=2)
-    p["sigma"].requires_grad_()
-    p["tau"].requires_grad_()
-    p["flow_dt"].requires_grad_()
-    x["alpha"].requires_grad_()
-    x["k_pos"].requires_grad_()
+    x, p = _inputs(torch.float64, B=1, nh=3, T=5, dv=2, flow=flow)
+    args = [x["alpha"], x["k_pos"], x["warp_v"], x["values"], p["sigma"], p["tau"]] + ([p["flow_dt"]] if flow else [])
+    for a in args:
+        a.requires_grad_()
 
-    def f(alpha, k_pos, sigma, tau, flow_dt):
-        return smt_chunked(basis, x["q_pos"], k_pos, x["values"], alpha, x["warp_v"], sigma, tau, flow_dt,
-                           p["gamma"], chunk_size=2)[0]
+    def f(alpha, k_pos, warp_v, values, sigma, tau, flow_dt=None):
+        return smt_chunked(basis, x["q_pos"], k_pos, values, alpha, warp_v, sigma, tau, flow_dt,
+                           p["gamma"], chunk_size=2)
 
-    # T = 5 in chunks of 2: a partial last chunk, the carried state and every lag power of the flow decay
-    assert torch.autograd.gradcheck(f, (x["alpha"], x["k_pos"], p["sigma"], p["tau"], p["flow_dt"]))
+    # T = 5 in chunks of 2: a partial last chunk, the carried state and every lag power of the flow decay;
+    # the outputs include the final state, whose H the no-flow path builds by a cumulative sum
+    assert torch.autograd.gradcheck(lambda *a: (f(*a)[0], f(*a)[1].H, f(*a)[1].C), tuple(args))
 
 
 def test_zero_warp_unit_filter_is_linear_attention_with_fourier_features():

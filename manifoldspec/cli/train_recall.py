@@ -11,6 +11,7 @@ EPILOG = """examples:
   manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~8 min on 1 core
   manifoldspec train-recall --mixers smt,linear --modes 9 --latent-dim 4 --linear-features 23 --test-slices 64:4,64:8,128:16
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
+  manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
 
 Chance accuracy is 1/(V − V/2) (guessing a value token). Needs torch: pip install manifoldspec[nn].
 """
@@ -55,13 +56,26 @@ def add_parser(sub) -> None:
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    o.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate (default 3e-3)")
-    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    o.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    o.add_argument("--plot", default=None, metavar="FILE", help="write accuracy bars and loss curves to this image")
+    o.add_argument("--lr", default="3e-3", help="peak AdamW learning rate, or a comma-separated list to sweep (default 3e-3)")
+    o.add_argument("--seed", default="0", help="random seed, or a comma-separated list (default 0)")
+    o.add_argument("--jobs", type=int, default=1, help="sweep: training runs in parallel processes (default 1)")
+    o.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: torch's choice; 1 with --jobs > 1)")
+    o.add_argument("--plot", default=None, metavar="FILE",
+                   help="write accuracy bars and loss curves (sweep: accuracy against learning rate) to this image")
     o.add_argument("--out", default=None, metavar="FILE", help="write the results as JSON")
     o.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.set_defaults(func=run)
+
+
+def _numbers(text: str, name: str, kind):
+    try:
+        out = tuple(kind(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ManifoldSpecError(f"{name}: expected a {kind.__name__} or a comma-separated list of them, got {text!r}") from None
+    if not out:
+        raise ManifoldSpecError(f"{name}: expected a {kind.__name__} or a comma-separated list of them, got {text!r}")
+    return out
 
 
 def run(args) -> int:
@@ -76,37 +90,97 @@ def run(args) -> int:
     bad = [m for m in mixers if m not in MIXERS]
     if bad or not mixers:
         raise ManifoldSpecError(f"--mixers: expected a comma-separated subset of {tuple(MIXERS)}, got {args.mixers!r}")
+    lrs, seeds = _numbers(args.lr, "--lr", float), _numbers(args.seed, "--seed", int)
     if args.threads:
         torch.set_num_threads(int(args.threads))
     train = _slices(args.train_slices, "--train-slices")
     test = _slices(args.test_slices, "--test-slices") if args.test_slices else train
     cfg = TrainConfig(vocab_size=args.vocab, train_slices=train, test_slices=test, d_model=args.d_model,
-                      n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      power_a=args.power_a, test_examples=args.test_examples, seed=args.seed,
+                      n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
+                      power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0],
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
                            "filter": args.filter, "flow_dt": 1e-3 if args.flow else None},
                       linear={"feature_dim": args.linear_features})
     show = not args.no_progress and sys.stderr.isatty()
-    results = []
-    for mixer in mixers:
-        r = train_recall(mixer, cfg, progress=show)
-        results.append(r)
     chance = 1.0 / (cfg.vocab_size - cfg.vocab_size // 2)
     cols = [f"L={L},N={N}" for L, N in test]
     print(f"MQAR accuracy (V={cfg.vocab_size}, chance {chance:.4f}, {cfg.steps} steps × batch {cfg.batch_size})")
+    if len(lrs) > 1 or len(seeds) > 1:
+        return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
+    results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]
     print(f"{'mixer':<8} " + " ".join(f"{c:>11}" for c in cols) + f" {'state':>9} {'params':>8} {'train s':>8}")
     for r in results:
         print(f"{r['mixer']:<8} " + " ".join(f"{r['accuracy'][s]:>11.3f}" for s in test)
               + f" {r['state_size']:>9d} {r['params']:>8d} {r['seconds']:>8.1f}")
-    print("state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)")
+    print(STATE_NOTE)
     if args.plot:
         plot_recall(results, args.plot)
         print(f"plot written to {args.plot}")
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"config": {k: v for k, v in cfg.__dict__.items()},
-                       "results": [{"mixer": r["mixer"], "accuracy": {f"{L}:{N}": a for (L, N), a in r["accuracy"].items()},
-                                    "losses": r["losses"], "state_size": r["state_size"], "params": r["params"],
-                                    "seconds": r["seconds"]} for r in results]}, fh, indent=1)
-        print(f"results written to {args.out}")
+        _write_json(args.out, cfg, results)
     return 0
+
+
+STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)"
+
+
+def _sweep(args, mixers, cfg, lrs, seeds, cols, show) -> int:
+    from ..nn.sweep import best_learning_rates, plot_sweep, sweep_recall
+
+    n = len(mixers) * len(lrs) * len(seeds)
+    print(f"sweep: {len(mixers)} mixers × {len(lrs)} learning rates × {len(seeds)} seeds = {n} runs, {args.jobs} at a time")
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n, desc="sweep", unit="run")
+
+    count = [0]
+
+    def done(r):
+        count[0] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(last=f"{r['mixer']} lr={r['lr']:g} seed={r['seed']}")
+        else:  # no terminal: one line per finished run, so a long sweep shows progress in a log
+            print(f"[{count[0]}/{n}] {r['mixer']} lr={r['lr']:g} seed={r['seed']}: "
+                  + " ".join(f"{a:.3f}" for a in r["accuracy"].values()) + f" ({r['seconds']:.0f} s)", flush=True)
+
+    records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs, threads=args.threads, on_result=done)
+    if bar is not None:
+        bar.close()
+    print(f"\nall runs\n{'mixer':<8} {'lr':>8} {'seed':>5} " + " ".join(f"{c:>11}" for c in cols) + f" {'train s':>8}")
+    for r in records:
+        print(f"{r['mixer']:<8} {r['lr']:>8.1e} {r['seed']:>5d} " + " ".join(f"{a:>11.3f}" for a in r["accuracy"].values())
+              + f" {r['seconds']:>8.1f}")
+    best = best_learning_rates(records)
+    state = {r["mixer"]: r["state_size"] for r in records}
+    print(f"\nbest learning rate per mixer (highest slice-mean accuracy, averaged over seeds {', '.join(map(str, seeds))}); "
+          "cells: mean [min, max] over seeds")
+    print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'state':>9}")
+    for m, b in best.items():
+        cells = " ".join(f"{b['mean'][s]:.3f} [{b['min'][s]:.3f},{b['max'][s]:.3f}]".rjust(19) for s in b["mean"])
+        print(f"{m:<8} {b['lr']:>8.1e} {cells} {state[m]:>9d}")
+    print(STATE_NOTE)
+    print("the best learning rate is selected on the test slices (as in Zoology), so it is an optimistic estimate")
+    if args.plot:
+        plot_sweep(records, args.plot)
+        print(f"plot written to {args.plot}")
+    if args.out:
+        _write_json(args.out, cfg, records, best)
+    return 0
+
+
+def _write_json(path, cfg, results, best=None):
+    doc = {"config": {k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed") or best is None},
+           "results": [{"mixer": r["mixer"], "lr": r.get("lr", cfg.lr), "seed": r.get("seed", cfg.seed),
+                        "accuracy": {f"{L}:{N}": a for (L, N), a in r["accuracy"].items()},
+                        "losses": r["losses"], "state_size": r["state_size"], "params": r["params"],
+                        "seconds": r["seconds"]} for r in results]}
+    if best is not None:
+        doc["best"] = {m: {"lr": b["lr"], "score": b["score"], "seeds": list(b["seeds"]),
+                           "by_lr": {f"{lr:g}": v for lr, v in b["by_lr"].items()},
+                           **{k: {f"{L}:{N}": a for (L, N), a in b[k].items()} for k in ("mean", "min", "max")}}
+                       for m, b in best.items()}
+    with open(path, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    print(f"results written to {path}")

@@ -10,7 +10,8 @@ imports torch. Public names:
   :func:`smt_recurrent`, :func:`linear_attention_chunked` / :func:`linear_attention_recurrent`.
 * layers — :class:`SpectralManifoldAttention`, :class:`LinearAttention`, :class:`SoftmaxAttention`.
 * models — :class:`SMTBlock`, :class:`SMTLanguageModel`.
-* data/training — :func:`mqar_batch`, :func:`train_recall`.
+* data/training — :func:`mqar_batch`, :func:`train_recall`, :func:`sweep_recall` (learning rate × seed)
+  and :func:`best_learning_rates`.
 """
 try:
     import torch  # noqa: F401
@@ -27,10 +28,11 @@ from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
 from .models import SMTBlock, SMTLanguageModel
 from .mqar import MQARConfig, mqar_batch
 from .train import TrainConfig, evaluate_recall, train_recall
+from .sweep import best_learning_rates, sweep_recall
 
 __all__ = ["LinearAttention", "MQARConfig", "SMTBlock", "SMTLanguageModel", "SMTState", "SoftmaxAttention",
-           "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "evaluate_recall", "first_order_filter",
+           "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "best_learning_rates", "evaluate_recall", "first_order_filter",
            "heat_divided_differences", "hermitian_function", "linear_attention_chunked",
            "linear_attention_recurrent", "mode_features", "mqar_batch", "ritz_filter", "smt_chunked",
-           "smt_recurrent", "sparse_eigsh", "torus_basis", "torus_token_elements", "train_recall"]
+           "smt_recurrent", "sparse_eigsh", "sweep_recall", "torus_basis", "torus_token_elements", "train_recall"]
 

@@ -74,7 +74,9 @@ class SpectralManifoldAttention(nn.Module):
         Learn a token warp (False: α ≡ 0, plain kernelized linear attention).
     mode : {"chunk", "recurrent"}
         Default form; ``forward(..., mode=...)`` overrides it.
-    chunk_size : int
+    chunk_size : int, optional
+        Tokens per chunk of the chunked form (default: 64 without flow, 16 with flow;
+        :func:`~manifoldspec.nn.ops.smt.default_chunk_size`).
     checkpoint : int, optional
         Tokens per gradient-checkpoint segment in chunk mode while grad is enabled: the autograd graph
         of a segment is dropped after the forward pass and recomputed in the backward pass, so training
@@ -84,7 +86,7 @@ class SpectralManifoldAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
                  filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float | None = None,
-                 gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int = 16,
+                 gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int | None = None,
                  checkpoint: int | None = None):
         super().__init__()
         self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
@@ -95,7 +97,9 @@ class SpectralManifoldAttention(nn.Module):
         self.basis = torus_basis(n_modes, latent_dim)
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
-        self.filter, self.mode, self.chunk_size, self.warp = filter, _check_mode(mode), positive_int(chunk_size, "chunk_size"), bool(warp)
+        self.filter, self.mode, self.chunk_size, self.warp = filter, _check_mode(mode), chunk_size, bool(warp)
+        if chunk_size is not None:
+            self.chunk_size = positive_int(chunk_size, "chunk_size")
         self.checkpoint = None if checkpoint is None else positive_int(checkpoint, "checkpoint")
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t
@@ -146,7 +150,6 @@ class SpectralManifoldAttention(nn.Module):
         from torch.utils.checkpoint import checkpoint
 
         basis, token_args, head_args = args[0], args[1:6], args[6:]
-        T = token_args[0].shape[2]
 
         def segment(*xs):
             *tok, H, C = xs
@@ -156,8 +159,8 @@ class SpectralManifoldAttention(nn.Module):
 
         H, C = (None, None) if state is None else (state.H, state.C)
         ys = []
-        for s0 in range(0, T, self.checkpoint):
-            tok = [a[:, :, s0:s0 + self.checkpoint] for a in token_args]
+        # split once (not a slice per segment, whose backward allocates a full-length gradient each time)
+        for tok in zip(*(a.split(self.checkpoint, dim=2) for a in token_args)):
             y, H, C = checkpoint(segment, *tok, H, C, use_reentrant=False)
             ys.append(y)
         return torch.cat(ys, dim=2), SMTState(H, C)

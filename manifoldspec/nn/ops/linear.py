@@ -42,14 +42,14 @@ def linear_attention_chunked(q, k, v, gamma, state=None, chunk_size: int = 64):
     """Chunked form; same results as :func:`linear_attention_recurrent`."""
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
-    B, nh, T, df = q.shape
+    B, nh, _, df = q.shape
     S = q.new_zeros(B, nh, df, v.shape[-1]) if state is None else state
     g = -torch.log(gamma)
     ys = []
-    for s0 in range(0, T, chunk_size):
-        s1 = min(T, s0 + chunk_size)
-        n = s1 - s0
-        qc, kc, vc = q[:, :, s0:s1], k[:, :, s0:s1], v[:, :, s0:s1]
+    # split once: a slice per chunk would make each chunk's backward allocate a full-length gradient
+    chunk_size = int(chunk_size)
+    for qc, kc, vc in zip(q.split(chunk_size, 2), k.split(chunk_size, 2), v.split(chunk_size, 2)):
+        n = qc.shape[2]
         t = torch.arange(n, dtype=q.dtype, device=q.device)
         into = torch.exp(-g[:, None] * (t + 1))  # (nh, n): γ^{t+1}, weight of the carried state
         ys.append((qc @ kc.transpose(-1, -2) * _decay_matrix(g, n, q)) @ vc + into[..., None] * (qc @ S))

@@ -18,9 +18,9 @@ rounding; we return the real part.
 Costs per token and head: O(K²·n) for h, O(K² + K·d_v) for the read-out — the read-out
 contracts e(q)ᵀ(F∘H_t) first (a K-vector), never forming (F∘H_t)C_t.
 
-Chunked form (:func:`smt_chunked`): inside a chunk, the token operators are used in their
-rank-one factored form and the read-out becomes batched matrix products per lag; across
-chunks the state (H, C) is carried. Equal to the recurrence to rounding (tests).
+Chunked form (:func:`smt_chunked`): inside a chunk, the token operators come from their rank-one
+factored form in batched products (a cumulative sum without flow, products per lag with flow);
+across chunks the state (H, C) is carried. Equal to the recurrence to rounding (tests).
 """
 from __future__ import annotations
 
@@ -159,25 +159,33 @@ def smt_recurrent(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, si
     return torch.stack(ys, dim=2), SMTState(H, C)
 
 
-def _shift(x, d):
-    # x (B, nh, n − d, K) placed at positions d … n − 1 of the token axis
-    return Fn.pad(x, (0, 0, d, 0)) if d else x
+def default_chunk_size(flow: bool) -> int:
+    """Chunk length used when ``chunk_size=None``: 64 without flow (the in-chunk cumulative form costs O(K²)
+    per token at any chunk length, so longer chunks only save loop overhead), 16 with flow (the lag form
+    costs O(c·K²) per token)."""
+    return 16 if flow else 64
 
 
 def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, flow_dt, gamma, *,
-                filter: str = "heat", state: SMTState | None = None, chunk_size: int = 16):
+                filter: str = "heat", state: SMTState | None = None, chunk_size: int | None = None):
     """Chunked parallel form of :func:`smt_recurrent` (same arguments and results, plus ``chunk_size``).
 
-    Never forms a per-token K x K matrix. With X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ) and
-    Q∘(ū uᵀ) = diag(ū) Q diag(u), the read-out of token t from token s ≤ t of the same chunk is
-    e_tᵀ(F∘D^{t−s}∘X_s) = p_s u_s ∘ ((e_t∘ū_s)ᵀ(F∘D^{t−s}∘P)) − β_s r_s ∘ ((e_t∘r̄_s)ᵀ(F∘D^{t−s}∘G)):
-    without flow one batched product over all pairs (t, s); with flow the pairs are grouped by lag
-    d = t − s and multiplied by the stack of matrices F∘D^d∘P in one batched product. The carried state enters through e_tᵀ(F∘D^{t+1}∘H_0),
-    and the new state is a sum of outer products (a matrix product without flow). The C part is
-    the chunked linear-attention form. Cost per chunk of c tokens: O(c²K² + c²K + c·K·d_v) in
-    matrix products (plus O(c·K²) elementwise with flow); no weight exceeds 1, so nothing overflows.
+    ``chunk_size=None`` picks :func:`default_chunk_size`. The token operators are used in their rank-one
+    factored form X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ), never built one token at a time.
+
+    * Without flow (D ≡ 1) H_t = H_0 + Σ_{s≤t} X_s: the chunk's X_s are formed in one batched product
+      and summed cumulatively, and the read-out is e_tᵀ(F∘H_t). O(K²) per token, O(c·K²) memory per chunk.
+    * With flow, H_t = D^{t+1}∘H_0 + Σ_{s≤t} D^{t−s}∘X_s. With Q∘(ū uᵀ) = diag(ū) Q diag(u), the read-out
+      of token t from token s is e_tᵀ(F∘D^{t−s}∘X_s) = p_s u_s ∘ ((e_t∘ū_s)ᵀ(F∘D^{t−s}∘P)) − β_s r_s ∘
+      ((e_t∘r̄_s)ᵀ(F∘D^{t−s}∘G)); the pairs are grouped by lag d = t − s and multiplied by the stack of
+      matrices F∘D^d∘P in one batched product. No weight exceeds 1 (a cumulative sum would need D^{−s}, which
+      overflows), at O(c·K²) per token.
+
+    The C part is the chunked linear-attention form. Across chunks the state (H, C) is carried.
     """
     _check(basis, q_pos, k_pos, values, alpha, warp_v)
+    if chunk_size is None:
+        chunk_size = default_chunk_size(flow_dt is not None)
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     B, nh, T, _ = k_pos.shape
@@ -185,58 +193,48 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     st = _zero_state(B, nh, basis.n_modes, values.shape[-1], values) if state is None else state
     H, C = st.H, st.C
     cdt = H.dtype
-    Q1, Q2, Fc = (F * P).to(cdt), (F * G).to(cdt), F.to(cdt)  # (nh, K, K)
+    Pc, Gc, Fc = P.to(cdt), G.to(cdt), F.to(cdt)  # (nh, K, K)
     e = mode_features(basis, q_pos)  # (B, nh, T, K)
     ef = e * f[None, :, None, :].to(cdt)
     ek = mode_features(basis, k_pos).conj()
     u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
-    pu, br = p[..., None] * u, beta[..., None] * r
-    vals = values.to(cdt)
     cs = int(chunk_size)
     if a is not None:  # chunk-independent powers of D, built once: D^d (lags), D^{t+1} (carried state), D^{c−1−s}
         Dpow = torch.exp(-torch.arange(cs + 1, dtype=values.dtype, device=values.device)[:, None, None, None] * a)
         Dpow = Dpow.transpose(0, 1).to(cdt)  # (nh, c + 1, K, K): D^0 … D^c
-        M1, M2 = Q1[:, None] * Dpow[:, :cs], Q2[:, None] * Dpow[:, :cs]  # (nh, c, K, K): F∘D^d∘P, F∘D^d∘G
+        M1, M2 = (Fc * Pc)[:, None] * Dpow[:, :cs], (Fc * Gc)[:, None] * Dpow[:, :cs]  # F∘D^d∘P, F∘D^d∘G
+    # split once: slicing inside the loop would make every chunk's backward allocate a full-length gradient
+    pieces = zip(*(x.split(cs, dim=2) for x in (e, ef, ek, u, r, p, beta, values.to(cdt))))
     ys = []
-    for s0 in range(0, T, cs):
-        s1 = min(T, s0 + cs)
-        n = s1 - s0
-        ec, uc, rc, puc, brc = (x[:, :, s0:s1] for x in (e, u, r, pu, br))
+    for ec, efc, ekc, uc, rc, pc, bc, vc in pieces:
+        n = ec.shape[2]
         t = torch.arange(n, dtype=values.dtype, device=values.device)
         if a is None:
-            z = ef[:, :, s0:s1] + ec @ (Fc * H)
-            # all lags share one matrix: a single product over the (t, s) pairs of the chunk
-            causal = (t[:, None] >= t[None, :]).to(cdt)[..., None]  # (n, n, 1)
-            w1 = (ec[:, :, :, None] * uc.conj()[:, :, None]) @ Q1[:, None]  # (B, nh, n, n, K)
-            w2 = (ec[:, :, :, None] * rc.conj()[:, :, None]) @ Q2[:, None]
-            z = z + ((w1 * puc[:, :, None] - w2 * brc[:, :, None]) * causal).sum(3)
+            Hc = H[:, :, None] + torch.cumsum(Pc[:, None] * _outer(pc, uc) - Gc[:, None] * _outer(bc, rc), dim=2)
+            z = efc + (ec[..., None, :] @ (Fc[:, None] * Hc)).squeeze(-2)
+            H = Hc[:, :, -1]
         else:
-            z = ef[:, :, s0:s1] + torch.einsum("bhtm,htmk,bhmk->bhtk", ec, Dpow[:, 1:n + 1], Fc * H)
-            # with flow D^{t−s} depends on the lag d = t − s: pair token t with s = t − d for every d at
-            # once (zero where s < 0) and multiply by the stack of per-lag matrices in one batched product
+            z = efc + torch.einsum("bhtm,htmk,bhmk->bhtk", ec, Dpow[:, 1:n + 1], Fc * H)
+            # pair token t with s = t − d for every lag d at once (zero where s < 0)
             src = t.long()[None, :] - t.long()[:, None]  # (d, t): s = t − d
             ok = (src >= 0).to(cdt)[..., None]
             src = src.clamp(min=0)
+            puc, brc = pc[..., None] * uc, bc[..., None] * rc
             w1 = (ec[:, :, None] * (uc.conj()[:, :, src] * ok)) @ M1[:, :n]
             w2 = (ec[:, :, None] * (rc.conj()[:, :, src] * ok)) @ M2[:, :n]
             z = z + (w1 * puc[:, :, src] - w2 * brc[:, :, src]).sum(2)
+            W = Dpow[:, :n].flip(1)  # (nh, n, K, K): D^{n−1−s}
+            H = Dpow[:, n] * H \
+                + Pc * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(pc, uc), uc) \
+                - Gc * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(bc, rc), rc)
         # C part: y_t = Σ_{s≤t} γ^{t−s} (z_t·ek_s) V_s + γ^{t+1} z_t C_0
         lag = t[:, None] - t[None, :]
         mask = torch.where(lag >= 0, torch.exp(-g[:, None, None] * lag.clamp(min=0)), torch.zeros((), dtype=values.dtype))
-        ekc = ek[:, :, s0:s1]
-        y = ((z @ ekc.transpose(-1, -2)) * mask.to(cdt)) @ vals[:, :, s0:s1]
+        y = ((z @ ekc.transpose(-1, -2)) * mask.to(cdt)) @ vc
         y = y + torch.exp(-g[:, None, None] * (t + 1)[None, :, None]).to(cdt) * (z @ C)
         ys.append(y.real)
         back = torch.exp(-g[:, None, None] * (n - 1 - t)[None, :, None]).to(cdt)  # γ^{n−1−s}
-        C = torch.exp(-g * n)[:, None, None].to(cdt) * C + (ekc * back).transpose(-1, -2) @ vals[:, :, s0:s1]
-        if a is None:
-            H = H + P.to(cdt) * (_scaled_conj(p[:, :, s0:s1], uc).transpose(-1, -2) @ uc) \
-                - G.to(cdt) * (_scaled_conj(beta[:, :, s0:s1], rc).transpose(-1, -2) @ rc)
-        else:
-            W = Dpow[:, :n].flip(1)  # (nh, n, K, K): D^{n−1−s}
-            H = Dpow[:, n] * H \
-                + P.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(p[:, :, s0:s1], uc), uc) \
-                - G.to(cdt) * torch.einsum("hsmk,bhsm,bhsk->bhmk", W, _scaled_conj(beta[:, :, s0:s1], rc), rc)
+        C = torch.exp(-g * n)[:, None, None].to(cdt) * C + (ekc * back).transpose(-1, -2) @ vc
     return torch.cat(ys, dim=2), SMTState(H, C)
 
 

@@ -1,0 +1,119 @@
+"""Learning-rate × seed sweeps (``manifoldspec.nn.sweep``) and ``train-recall --lr a,b --seed 0,1``.
+
+Oracles: the best-LR selection on hand-made records whose answer is worked out by hand; every
+sweep run equals the stand-alone ``train_recall`` of its (lr, seed); parallel workers give the
+same records as the in-process loop.
+"""
+import dataclasses
+import json
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from manifoldspec import ManifoldSpecError  # noqa: E402
+from manifoldspec.cli import main  # noqa: E402
+from manifoldspec.nn import TrainConfig, train_recall  # noqa: E402
+from manifoldspec.nn.sweep import best_learning_rates, plot_sweep, sweep_recall  # noqa: E402
+
+TINY = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2), (24, 3)), d_model=16, n_layers=1,
+                   n_heads=1, steps=3, batch_size=4, warmup=2, test_examples=8, smt={"n_modes": 5},
+                   linear={"feature_dim": 4})
+
+
+def _rec(mixer, lr, seed, a, b):
+    return {"mixer": mixer, "lr": lr, "seed": seed, "accuracy": {(64, 4): a, (64, 8): b}}
+
+
+def test_best_learning_rate_by_hand():
+    recs = [_rec("smt", 1e-3, 0, 0.9, 0.5), _rec("smt", 1e-3, 1, 0.7, 0.3),    # slice means 0.7, 0.5 → 0.6
+            _rec("smt", 1e-2, 0, 1.0, 0.6), _rec("smt", 1e-2, 1, 0.2, 0.2),    # 0.8, 0.2 → 0.5
+            _rec("linear", 1e-3, 0, 0.4, 0.2), _rec("linear", 1e-3, 1, 0.2, 0.0),  # 0.3, 0.1 → 0.2
+            _rec("linear", 1e-2, 0, 0.3, 0.1), _rec("linear", 1e-2, 1, 0.3, 0.1)]  # 0.2, 0.2 → 0.2 (tie)
+    best = best_learning_rates(recs)
+    assert best["smt"]["lr"] == 1e-3 and math.isclose(best["smt"]["score"], 0.6)
+    assert best["smt"]["by_lr"] == pytest.approx({1e-3: 0.6, 1e-2: 0.5})
+    assert best["smt"]["mean"] == pytest.approx({(64, 4): 0.8, (64, 8): 0.4})
+    assert best["smt"]["min"] == {(64, 4): 0.7, (64, 8): 0.3}
+    assert best["smt"]["max"] == {(64, 4): 0.9, (64, 8): 0.5}
+    assert best["smt"]["seeds"] == (0, 1)
+    assert best["linear"]["lr"] == 1e-3  # a tie goes to the smaller learning rate
+    assert math.isclose(best["linear"]["score"], 0.2)
+
+
+def test_best_learning_rate_rejects_bad_records():
+    with pytest.raises(ManifoldSpecError, match="records: empty"):
+        best_learning_rates([])
+    with pytest.raises(ManifoldSpecError, match="lr=0.001 seed=0"):
+        best_learning_rates([_rec("smt", 1e-3, 0, float("nan"), 0.5)])
+
+
+def test_sweep_runs_equal_standalone_training():
+    recs = sweep_recall(["linear", "smt"], TINY, lrs=[1e-3, 1e-2], seeds=[0, 3], threads=1)
+    assert [(r["mixer"], r["lr"], r["seed"]) for r in recs] == \
+        [(m, lr, s) for m in ("linear", "smt") for lr in (1e-3, 1e-2) for s in (0, 3)]
+    for r in (recs[1], recs[6]):
+        ref = train_recall(r["mixer"], dataclasses.replace(TINY, lr=r["lr"], seed=r["seed"]), progress=False)
+        assert r["accuracy"] == ref["accuracy"]
+        assert r["losses"] == ref["losses"]
+    assert "model" not in recs[0]
+    # different seeds or learning rates are really different runs
+    assert recs[0]["losses"] != recs[1]["losses"] and recs[0]["losses"] != recs[2]["losses"]
+
+
+def test_parallel_sweep_equals_serial(tmp_path):
+    cfg = dataclasses.replace(TINY, steps=2)
+    serial = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[1], threads=1)
+    seen = []
+    parallel = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[1], jobs=2, on_result=seen.append)
+    for a, b in zip(serial, parallel):
+        assert (a["lr"], a["seed"], a["accuracy"], a["losses"]) == (b["lr"], b["seed"], b["accuracy"], b["losses"])
+    assert len(seen) == 2
+    plot_sweep(parallel, str(tmp_path / "s.png"))
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"lrs": []}, "lrs: need at least one"),
+    ({"lrs": [1e-3, -1.0]}, "lrs"),
+    ({"lrs": [1e-3, 1e-3]}, "lrs: values must be distinct"),
+    ({"lrs": [1e-3], "seeds": [0, 0]}, "seeds: values must be distinct"),
+    ({"lrs": [1e-3], "seeds": [-1]}, "seeds: expected non-negative integers"),
+    ({"lrs": [1e-3], "seeds": [0.5]}, "seeds: expected non-negative integers"),
+    ({"lrs": [1e-3], "jobs": 0}, "jobs"),
+])
+def test_sweep_rejects_bad_grids(kw, match):
+    with pytest.raises(ManifoldSpecError, match=match):
+        sweep_recall(["smt"], TINY, **kw)
+    with pytest.raises(ManifoldSpecError, match="mixers"):
+        sweep_recall(["mamba"], TINY, lrs=[1e-3])
+
+
+def test_cli_sweep(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    rc = main(["train-recall", "--mixers", "linear", "--steps", "2", "--batch-size", "4", "--test-examples", "4",
+               "--d-model", "16", "--train-slices", "16:2", "--lr", "1e-3,1e-2", "--seed", "0,1", "--threads", "1",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "1 mixers × 2 learning rates × 2 seeds = 4 runs" in text and "best learning rate per mixer" in text
+    assert text.count("] linear lr=") == 4  # one progress line per run without a terminal
+    data = json.loads(out.read_text())
+    assert [(r["lr"], r["seed"]) for r in data["results"]] == [(1e-3, 0), (1e-3, 1), (1e-2, 0), (1e-2, 1)]
+    means = {lr: sum(sum(r["accuracy"].values()) / len(r["accuracy"]) for r in data["results"] if r["lr"] == lr) / 2
+             for lr in (1e-3, 1e-2)}
+    assert data["best"]["linear"]["lr"] == max(means, key=lambda lr: (means[lr], -lr))
+    assert main(["train-recall", "--lr", "1e-3,fast"]) == 2
+    assert "--lr: expected a float" in capsys.readouterr().err
+
+
+def test_example_script_sweeps(tmp_path, monkeypatch, capsys):
+    import pathlib
+    import runpy
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_mqar.py"
+    monkeypatch.setattr("sys.argv", [str(path), "--steps", "2", "--lrs", "1e-3,1e-2", "--plot", str(tmp_path / "s.png")])
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.count("best lr") == 3 and out.count("done:") == 6
+    assert (tmp_path / "s.png").stat().st_size > 0
