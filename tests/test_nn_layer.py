@@ -172,6 +172,14 @@ def test_layer_modes_and_dtype_float32():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters() if p.requires_grad)
 
 
+def test_no_warp_keeps_h_zero_and_counts_only_c():
+    torch.manual_seed(2)
+    layer = SpectralManifoldAttention(16, n_heads=2, n_modes=5, warp=False)
+    _, st = layer(torch.randn(2, 40, 16))
+    assert float(st.H.detach().abs().max()) == 0.0  # α ≡ 0: every token operator vanishes
+    assert layer.state_size() == 2 * (2 * layer.n_modes * layer.d_value)
+
+
 def test_errors_are_clear():
     with pytest.raises(ManifoldSpecError, match="filter"):
         SpectralManifoldAttention(8, filter="gauss")

@@ -117,3 +117,50 @@ def test_example_script_sweeps(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("best lr") == 3 and out.count("done:") == 6
     assert (tmp_path / "s.png").stat().st_size > 0
+
+
+def test_docs_sweep_block_uses_the_real_api(monkeypatch):
+    # the docs block trains for minutes; run it with the sweep swapped for a recorder of its arguments
+    import pathlib
+    import re
+
+    import manifoldspec.nn as mnn
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
+    code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "sweep_recall" in c)
+    calls = []
+
+    def fake(mixers, cfg, lrs, seeds=(0,), **kw):
+        calls.append((tuple(mixers), cfg.steps, tuple(lrs), tuple(seeds), kw))
+        return [_rec(m, lr, s, 0.5, 0.5) for m in mixers for lr in lrs for s in seeds]
+
+    monkeypatch.setattr(mnn, "sweep_recall", fake)
+    scope = {}
+    exec(compile(code, "docs/nn.md", "exec"), scope)
+    assert calls == [(("smt", "linear"), 800, (1e-3, 3e-3, 1e-2), (0, 1), {"jobs": 2})]
+    assert set(scope["best"]) == {"smt", "linear"}
+
+
+def test_sweep_files_merge_into_one_grid(tmp_path, capsys):
+    import importlib.util
+    import pathlib
+    spec = importlib.util.spec_from_file_location(
+        "mqar_sweep_table", pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "mqar_sweep_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    common = ["train-recall", "--mixers", "linear", "--steps", "2", "--batch-size", "4", "--test-examples", "4",
+              "--d-model", "16", "--train-slices", "16:2", "--seed", "0,1", "--threads", "1", "--no-progress"]
+    for name, lr in (("a", "1e-3"), ("b", "1e-2"), ("c", "1e-2")):
+        extra = ["--linear-features", "8"] if name == "c" else []
+        assert main(common + ["--lr", lr, "--out", str(tmp_path / f"{name}.json")] + extra) == 0
+    records, _ = table.load([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert sorted((r["lr"], r["seed"]) for r in records) == [(1e-3, 0), (1e-3, 1), (1e-2, 0), (1e-2, 1)]
+    merged = best_learning_rates(records)["linear"]
+    separate = [json.loads((tmp_path / f"{n}.json").read_text())["best"]["linear"]["score"] for n in "ab"]
+    assert math.isclose(merged["score"], max(separate))  # the merged grid's best is the better file's best
+    capsys.readouterr()
+    table.main([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert "best learning rate per mixer" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="share"):
+        table.load([str(tmp_path / "a.json"), str(tmp_path / "a.json")])
+    with pytest.raises(SystemExit, match="linear"):
+        table.load([str(tmp_path / "a.json"), str(tmp_path / "c.json")])

@@ -110,3 +110,17 @@ def test_docs_example_runs(capsys):
     scope = {}
     exec(compile(code, "docs/nn.md", "exec"), scope)
     assert scope["y"].shape == (1, 2048, 64) and scope["y2"].shape == (1, 1024, 64)
+
+
+def test_cli_no_warp_ablation(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["train-recall", "--mixers", "smt", "--no-warp", "--steps", "1", "--batch-size", "2",
+                 "--test-examples", "2", "--d-model", "16", "--train-slices", "16:2", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads(out.read_text())["config"]["smt"]["warp"] is False
+    from manifoldspec.nn.train import build_model
+    cfg = TrainConfig(d_model=16, smt={"n_modes": 5, "warp": False})
+    x = torch.randint(0, 64, (1, 8))
+    for block in build_model("smt", cfg).blocks:  # α ≡ 0: the layer's token warp is off
+        assert not block.mixer.warp
+        assert float(block.mixer.project(block.mixer.pos_proj.weight.new_zeros(1, 8, 16) + x[..., None])[3].abs().max()) == 0

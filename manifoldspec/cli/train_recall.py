@@ -52,6 +52,8 @@ def add_parser(sub) -> None:
     m.add_argument("--sigma", type=float, default=0.5, help="SMT: initial bump width σ (default 0.5)")
     m.add_argument("--filter", choices=("heat", "none"), default="heat", help="SMT: spectral filter f (default heat)")
     m.add_argument("--flow", action="store_true", help="SMT: decay H by the linearized Ricci flow D = exp(−|q|² dt)")
+    m.add_argument("--no-warp", action="store_true",
+                   help="SMT ablation: no token warp (α ≡ 0, so H ≡ 0): kernelized linear attention with the torus modes")
     m.add_argument("--linear-features", type=int, default=16, help="linear attention: feature dimension (default 16)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
@@ -99,7 +101,7 @@ def run(args) -> int:
                       n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
                       power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0],
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
-                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None},
+                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp},
                       linear={"feature_dim": args.linear_features})
     show = not args.no_progress and sys.stderr.isatty()
     chance = 1.0 / (cfg.vocab_size - cfg.vocab_size // 2)

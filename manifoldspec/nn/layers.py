@@ -67,8 +67,9 @@ class SpectralManifoldAttention(nn.Module):
         Value dimension per head (default d_model // n_heads).
     tau, flow_dt, gamma : float
         Initial heat time τ, flow step dt (D = exp(−|q|² dt); ``flow_dt=None``: no flow, D ≡ 1)
-        and coefficient decay γ ∈ (0, 1]. The flow is off by default: on MQAR it cost recall
-        (0.93 → 0.69 / 0.77 at (L, N) = (64, 8), two seeds, K = 5; benchmarks/results/nn.md).
+        and coefficient decay γ ∈ (0, 1]. The flow is off by default: on MQAR it gained nothing at
+        tuned learning rates (slice-mean 0.835 with, 0.846 without, three seeds, K = 5), narrowed the
+        learning-rate window and trained 2.4× slower (benchmarks/results/nn.md §3b).
         ``flow_dt=1e-3`` turns on the linearized Ricci–DeTurck decay of DESIGN.md §6–§7 (learned per head).
     warp : bool
         Learn a token warp (False: α ≡ 0, plain kernelized linear attention).
@@ -80,7 +81,7 @@ class SpectralManifoldAttention(nn.Module):
     checkpoint : int, optional
         Tokens per gradient-checkpoint segment in chunk mode while grad is enabled: the autograd graph
         of a segment is dropped after the forward pass and recomputed in the backward pass, so training
-        memory grows with the state (H, C) per segment instead of ~80–160 KB per token
+        memory grows with the state (H, C) per segment instead of ~100–160 KB per token
         (benchmarks/results/nn.md), for about one more forward pass of compute. ``None``: off.
     """
 
@@ -166,8 +167,9 @@ class SpectralManifoldAttention(nn.Module):
         return torch.cat(ys, dim=2), SMTState(H, C)
 
     def state_size(self) -> int:
-        """Recurrent state in real scalars per sequence: nh·(K² + 2·K·d_v)."""
-        return self.n_heads * (self.n_modes**2 + 2 * self.n_modes * self.d_value)
+        """Recurrent state in real scalars per sequence: nh·(K² + 2·K·d_v); nh·2·K·d_v with ``warp=False``,
+        where H stays zero and need not be kept."""
+        return self.n_heads * ((self.n_modes**2 if self.warp else 0) + 2 * self.n_modes * self.d_value)
 
 
 class LinearAttention(nn.Module):
