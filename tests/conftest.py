@@ -19,6 +19,9 @@ def _torch_one_thread(request):
         return
     import torch
 
+    # an earlier module that changes torch's global default dtype (geomstats' torch backend does, on import)
+    # would make every nn test run in another precision without a sign
+    assert torch.get_default_dtype() == torch.float32, f"torch default dtype is {torch.get_default_dtype()}"
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -41,13 +41,18 @@ def geomstats_metric_space():
     """
     os.environ.setdefault("GEOMSTATS_BACKEND", "pytorch")
     torch = pytest.importorskip("torch")
+    # importing geomstats' torch backend sets torch's default dtype to float64 for the whole process;
+    # restore it after this module, or every later torch test silently runs in float64
+    default_dtype = torch.get_default_dtype()
     try:
         import geomstats._backend.pytorch.autodiff as ad
         from geomstats.geometry.euclidean import Euclidean
         from geomstats.geometry.riemannian_metric import RiemannianMetric
     except Exception as exc:  # pragma: no cover - depends on the environment
+        torch.set_default_dtype(default_dtype)
         pytest.skip(f"geomstats with the pytorch backend is unavailable: {exc}")
     if os.environ["GEOMSTATS_BACKEND"] != "pytorch":
+        torch.set_default_dtype(default_dtype)
         pytest.skip("geomstats was imported with a non-torch backend in this session")
     ad._torch_jacobian = functools.partial(torch.autograd.functional.jacobian, create_graph=True)
 
@@ -60,7 +65,9 @@ def geomstats_metric_space():
         space.equip_with_metric(M)
         return space.metric
 
-    return make, torch
+    torch.set_default_dtype(torch.float64)  # what geomstats' backend expects (set on its first import only)
+    yield make, torch
+    torch.set_default_dtype(default_dtype)
 
 
 @pytest.mark.parametrize("n, shape, amp", [(2, (45, 38), 1.0), (3, (27, 23, 25), 0.5)], ids=["2d", "3d"])
