@@ -2,7 +2,7 @@
 
 Oracles: the best-LR selection on hand-made records whose answer is worked out by hand; every
 sweep run equals the stand-alone ``train_recall`` of its (lr, seed); parallel workers give the
-same records as the in-process loop.
+same records as the in-process loop, bitwise.
 """
 import dataclasses
 import json
@@ -67,13 +67,10 @@ def test_parallel_sweep_equals_serial(tmp_path):
     serial = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[1], threads=1)
     seen = []
     parallel = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[1], jobs=2, on_result=seen.append)
-    # across processes only to rounding: MKL's kernels depend on buffer alignment, and after two steps the
-    # logits are nearly uniform, so an argmax (the accuracy) may flip; the loss curves pin the run down
+    # bitwise: a worker process trains exactly as this one does (same dtype, one thread each)
     for a, b in zip(serial, parallel):
-        assert (a["lr"], a["seed"]) == (b["lr"], b["seed"])
-        assert [st for st, _ in a["losses"]] == [st for st, _ in b["losses"]]
-        assert [l for _, l in a["losses"]] == pytest.approx([l for _, l in b["losses"]], rel=1e-5)
-    assert serial[0]["losses"][-1][1] != pytest.approx(serial[1]["losses"][-1][1], rel=1e-3)  # the two rates differ
+        assert (a["lr"], a["seed"], a["accuracy"], a["losses"]) == (b["lr"], b["seed"], b["accuracy"], b["losses"])
+    assert serial[0]["losses"] != serial[1]["losses"]  # the two rates are different runs
     assert len(seen) == 2
     plot_sweep(parallel, str(tmp_path / "s.png"))
     assert (tmp_path / "s.png").stat().st_size > 0

@@ -64,8 +64,8 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     -------
     list of dict, one per run, in (mixer, lr, seed) order, with keys ``mixer``, ``lr``, ``seed``,
     ``accuracy`` {(L, N): acc}, ``losses``, ``state_size``, ``params``, ``seconds``.
-    A run equals ``train_recall(mixer, replace(cfg, lr=lr, seed=seed))`` in the same process; across
-    processes (``jobs`` > 1) to rounding, since CPU kernels need not round identically there.
+    A run equals ``train_recall(mixer, replace(cfg, lr=lr, seed=seed))`` run with the same torch thread count
+    (bitwise on one machine, in this process or a worker).
     """
     from .models import MIXERS
     mixers = tuple(mixers)
