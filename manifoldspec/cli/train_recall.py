@@ -8,7 +8,7 @@ import sys
 from .._checks import ManifoldSpecError
 
 EPILOG = """examples:
-  manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~8 min on 1 core
+  manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~2 min on 1 core
   manifoldspec train-recall --mixers smt,linear --modes 9 --latent-dim 4 --linear-features 23 --test-slices 64:4,64:8,128:16
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
