@@ -9,7 +9,9 @@ Three parts, each printed as a table:
 2. peak memory of the recurrent form (state carried across segments, no grad) as the number of
    tokens grows to 1M — it must stay flat;
 3. MQAR accuracy vs state size: SMT on Tⁿ with K = 2n + 1 modes against linear attention whose
-   state (feature_dim · d_v) matches SMT's (K² + 2·K·d_v) per head.
+   state (feature_dim · d_v) matches SMT's (K² + 2·K·d_v) per head, at one learning rate. The fair
+   comparison sweeps the learning rate (``manifoldspec train-recall --lr … --seed …``, and
+   ``benchmarks/mqar_sweep_table.py`` to merge sweeps; benchmarks/results/nn.md §3b).
 
 Usage:
     python benchmarks/bench_nn.py --quick
@@ -124,7 +126,7 @@ def main(argv=None):
     ap.add_argument("--mqar-seed", type=int, default=0)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: throughput,stream,mqar")
     ap.add_argument("--flow-dt", type=float, default=None,
-                    help="SMT flow step dt of the Ricci decay D (default: none, D ≡ 1; the layer's own default is 1e-3)")
+                    help="SMT flow step dt of the Ricci decay D (default: none, D ≡ 1, as in the layer)")
     ap.add_argument("--checkpoint", type=int, default=None,
                     help="SMT gradient-checkpoint segment in tokens (default: off)")
     ap.add_argument("--chunk", type=int, default=None,

@@ -40,7 +40,7 @@ def main(argv=None):
     ap.add_argument("files", nargs="+", help="JSON files written by train-recall --out")
     ap.add_argument("--plot", default=None, help="write accuracy against learning rate to this image")
     a = ap.parse_args(argv)
-    from manifoldspec.nn.sweep import best_learning_rates, plot_sweep
+    from manifoldspec.nn.sweep import best_learning_rates, plot_sweep, spread_cells
 
     records, config = load(a.files)
     mixers = list(dict.fromkeys(r["mixer"] for r in records))
@@ -60,8 +60,7 @@ def main(argv=None):
     print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{f'L={L},N={N}':>19}" for L, N in slices) + f" {'seconds/run':>12}")
     for m, b in best.items():
         secs = [r["seconds"] for r in records if r["mixer"] == m and r["lr"] == b["lr"]]
-        print(f"{m:<8} {b['lr']:>8.0e} " + " ".join(f"{b['mean'][s]:.3f} [{b['min'][s]:.3f},{b['max'][s]:.3f}]".rjust(19)
-                                                  for s in slices) + f" {sum(secs) / len(secs):>12.0f}")
+        print(f"{m:<8} {b['lr']:>8.0e} {spread_cells(b)} {sum(secs) / len(secs):>12.0f}")
     if a.plot:
         plot_sweep(records, a.plot)
         print(f"plot written to {a.plot}")

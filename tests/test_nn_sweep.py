@@ -62,6 +62,12 @@ def test_sweep_runs_equal_standalone_training():
     assert recs[0]["losses"] != recs[1]["losses"] and recs[0]["losses"] != recs[2]["losses"]
 
 
+def test_in_process_sweep_restores_the_thread_count():
+    before = torch.get_num_threads()
+    sweep_recall(["linear"], dataclasses.replace(TINY, steps=1), lrs=[1e-3], threads=before + 1)
+    assert torch.get_num_threads() == before
+
+
 def test_parallel_sweep_equals_serial(tmp_path):
     cfg = dataclasses.replace(TINY, steps=2)
     serial = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[1], threads=1)
@@ -83,6 +89,7 @@ def test_parallel_sweep_equals_serial(tmp_path):
     ({"lrs": [1e-3], "seeds": [0, 0]}, "seeds: values must be distinct"),
     ({"lrs": [1e-3], "seeds": [-1]}, "seeds: expected non-negative integers"),
     ({"lrs": [1e-3], "seeds": [0.5]}, "seeds: expected non-negative integers"),
+    ({"lrs": [1e-3], "seeds": ["a"]}, "seeds: expected non-negative integers"),
     ({"lrs": [1e-3], "jobs": 0}, "jobs"),
 ])
 def test_sweep_rejects_bad_grids(kw, match):

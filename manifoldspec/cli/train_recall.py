@@ -127,7 +127,7 @@ STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache
 
 
 def _sweep(args, mixers, cfg, lrs, seeds, cols, show) -> int:
-    from ..nn.sweep import best_learning_rates, plot_sweep, sweep_recall
+    from ..nn.sweep import best_learning_rates, plot_sweep, spread_cells, sweep_recall
 
     n = len(mixers) * len(lrs) * len(seeds)
     print(f"sweep: {len(mixers)} mixers × {len(lrs)} learning rates × {len(seeds)} seeds = {n} runs, {args.jobs} at a time")
@@ -160,8 +160,7 @@ def _sweep(args, mixers, cfg, lrs, seeds, cols, show) -> int:
           "cells: mean [min, max] over seeds")
     print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'state':>9}")
     for m, b in best.items():
-        cells = " ".join(f"{b['mean'][s]:.3f} [{b['min'][s]:.3f},{b['max'][s]:.3f}]".rjust(19) for s in b["mean"])
-        print(f"{m:<8} {b['lr']:>8.1e} {cells} {state[m]:>9d}")
+        print(f"{m:<8} {b['lr']:>8.1e} {spread_cells(b)} {state[m]:>9d}")
     print(STATE_NOTE)
     print("the best learning rate is selected on the test slices (as in Zoology), so it is an optimistic estimate")
     if args.plot:

@@ -98,9 +98,8 @@ class SpectralManifoldAttention(nn.Module):
         self.basis = torus_basis(n_modes, latent_dim)
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
-        self.filter, self.mode, self.chunk_size, self.warp = filter, _check_mode(mode), chunk_size, bool(warp)
-        if chunk_size is not None:
-            self.chunk_size = positive_int(chunk_size, "chunk_size")
+        self.filter, self.mode, self.warp = filter, _check_mode(mode), bool(warp)
+        self.chunk_size = None if chunk_size is None else positive_int(chunk_size, "chunk_size")
         self.checkpoint = None if checkpoint is None else positive_int(checkpoint, "checkpoint")
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t

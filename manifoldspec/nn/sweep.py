@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 
 from .._checks import ManifoldSpecError, positive_int, positive_scalar
@@ -30,7 +31,7 @@ def _grid(values, name, check):
 
 
 def _nonneg_int(v, name):
-    if isinstance(v, bool) or int(v) != v or v < 0:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
         raise ManifoldSpecError(f"{name}: expected non-negative integers, got {v!r}")
     return int(v)
 
@@ -40,9 +41,13 @@ def _run_one(mixer, cfg, threads):
     import torch
 
     from .train import train_recall
+    before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    r = train_recall(mixer, cfg, progress=False)
+    try:
+        r = train_recall(mixer, cfg, progress=False)
+    finally:  # in-process runs must not change the caller's thread count
+        torch.set_num_threads(before)
     return {"mixer": mixer, "lr": cfg.lr, "seed": cfg.seed, "accuracy": r["accuracy"], "losses": r["losses"],
             "state_size": r["state_size"], "params": r["params"], "seconds": r["seconds"]}
 
@@ -133,6 +138,12 @@ def best_learning_rates(records: list) -> dict:
                       "max": {s: max(r["accuracy"][s] for r in runs) for s in slices},
                       "by_lr": dict(sorted(score.items()))}
     return out
+
+
+def spread_cells(best: dict, width: int = 19) -> str:
+    """One :func:`best_learning_rates` entry as table cells "mean [min,max]", one per test slice."""
+    return " ".join(f"{best['mean'][s]:.3f} [{best['min'][s]:.3f},{best['max'][s]:.3f}]".rjust(width)
+                    for s in best["mean"])
 
 
 def plot_sweep(records: list, path: str) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as Fn
 
 from ..._checks import ManifoldSpecError
 from ..basis import TorusModeBasis
@@ -104,13 +103,17 @@ def _outer(w, x):
     return (w[..., None] * x.conj())[..., :, None] * x[..., None, :]
 
 
+def _token_operators(P, G, p, u, beta, r):
+    # h_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ) for factors with a token axis: (B, nh, T, K, K)
+    return P[:, None] * _outer(p, u) - G[:, None] * _outer(beta, r)
+
+
 def token_h(basis: TorusModeBasis, alpha, k_pos, warp_v, sigma):
-    """Per-token H contributions (B, nh[, T], K, K) assembled from the rank-one factors (the chunked form
-    never assembles them; tests compare this with :func:`torus_token_elements`)."""
+    """Per-token H contributions (B, nh, T, K, K) assembled from the rank-one factors, as the chunked form
+    without flow builds them (tests compare this with :func:`torus_token_elements`)."""
     G, P, c, _ = _warp_tables(basis, sigma, alpha)
     u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
-    Pb, Gb = (P[:, None] if alpha.dim() == 3 else P), (G[:, None] if alpha.dim() == 3 else G)
-    return Pb * _outer(p, u) - Gb * _outer(beta, r)
+    return _token_operators(P.to(u.dtype), G.to(u.dtype), p, u, beta, r)
 
 
 def _zero_state(B, nh, K, dv, values):
@@ -210,7 +213,7 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
         n = ec.shape[2]
         t = torch.arange(n, dtype=values.dtype, device=values.device)
         if a is None:
-            Hc = H[:, :, None] + torch.cumsum(Pc[:, None] * _outer(pc, uc) - Gc[:, None] * _outer(bc, rc), dim=2)
+            Hc = H[:, :, None] + torch.cumsum(_token_operators(Pc, Gc, pc, uc, bc, rc), dim=2)
             z = efc + (ec[..., None, :] @ (Fc[:, None] * Hc)).squeeze(-2)
             H = Hc[:, :, -1]
         else:
