@@ -85,3 +85,17 @@ def test_sphere_radius_scaling_is_exact():
     a = ms.solve(ms.discretize(ms.Sphere(1.0), 2, 2), 16).eigenvalues
     b = ms.solve(ms.discretize(ms.Sphere(2.5), 2, 2), 16).eigenvalues
     np.testing.assert_allclose(b[1:] * 2.5**2, a[1:], rtol=1e-10)
+
+
+@pytest.mark.parametrize("manifold,res,order,k,sizes", [
+    (ms.Sphere(1.0), 3, 1, 25, [1, 3, 5, 7, 9]),                        # 2l + 1
+    (ms.FlatTorus((2 * np.pi, 2 * np.pi)), 12, 2, 13, [1, 4, 4, 4]),    # |m|² = 0, 1, 2, 4
+], ids=["sphere-P1-level3", "torus-P2-12"])
+def test_spectrum_clusters_recover_exact_multiplicities(manifold, res, order, k, sizes):
+    # (P1 on the structured torus mesh splits the |m|² = 2 shell by 5%: no tolerance should group that)
+    spec = ms.solve(ms.discretize(manifold, res, order), k)
+    exact = ms.exact_eigenvalues(manifold, k)
+    assert [len(c) for c in clusters(exact, rtol=1e-12)] == sizes  # the oracle's multiplicities
+    assert [len(c) for c in spec.clusters()] == sizes
+    # the mesh does split them: a tight tolerance sees more groups
+    assert len(spec.clusters(rtol=1e-8)) > len(sizes)
