@@ -31,9 +31,14 @@ def load_tokens(path, dim: int, *, sigma: float | None = None, period=None) -> T
             raise ManifoldSpecError(f"tokens: {str(p)!r} lacks array(s) {sorted(missing)}; expected alpha, mu, v (and optional sigma)")
         alpha, mu, v = data["alpha"], data["mu"], data["v"]
         if sigma is None and "sigma" in data.files:
-            sigma = float(data["sigma"])
+            if np.asarray(data["sigma"]).size != 1:
+                raise ManifoldSpecError(f"tokens: sigma in {str(p)!r} must be one number, got shape {np.asarray(data['sigma']).shape}")
+            sigma = float(np.asarray(data["sigma"], dtype=float).reshape(()))
     else:
-        arr = np.asarray(data, dtype=float)
+        try:
+            arr = np.asarray(data, dtype=float)
+        except (TypeError, ValueError):
+            raise ManifoldSpecError(f"tokens: {str(p)!r} holds {data.dtype} data; a .npy token file must be numeric") from None
         if arr.ndim != 2 or arr.shape[1] != 1 + 2 * dim:
             raise ManifoldSpecError(
                 f"tokens: {str(p)!r} has shape {arr.shape}; a .npy token file must be (N, {1 + 2 * dim}) "

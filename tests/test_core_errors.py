@@ -88,3 +88,14 @@ def test_cli_errors_are_one_line(argv, needle, capsys):
 def test_cli_subprocess_exit_code():
     r = subprocess.run([sys.executable, "-m", "manifoldspec", "spectrum", "--k", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "k:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_load_tokens_rejects_non_numeric_and_non_scalar_sigma(tmp_path):
+    from manifoldspec.tokens import load_tokens
+
+    np.save(tmp_path / "s.npy", np.array([["a"] * 5]))
+    with pytest.raises(ManifoldSpecError, match="must be numeric"):
+        load_tokens(tmp_path / "s.npy", 2)
+    np.savez(tmp_path / "t.npz", alpha=[0.5], mu=[[1.0, 2.0]], v=[[1.0, 0.0]], sigma=[0.3, 0.4])
+    with pytest.raises(ManifoldSpecError, match="sigma .* must be one number"):
+        load_tokens(tmp_path / "t.npz", 2)

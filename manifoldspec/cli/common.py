@@ -10,6 +10,9 @@ from .._checks import ManifoldSpecError
 MANIFOLDS = ("torus", "torus3", "box", "sphere", "mesh")
 
 
+TOKENS_HELP = "token file: .npz with alpha (N,), mu (N,d), v (N,d) [, sigma], or .npy rows [alpha, mu.., v..]"
+SIGMA_HELP = "bump width σ > 0 (default 0.5, or the token file's)"
+
 MANIFOLD_HELP = {"torus": "flat 2-torus", "torus3": "flat 3-torus", "box": "rectangle", "sphere": "round S²",
                  "mesh": "a triangle surface read from --mesh"}
 
@@ -49,13 +52,11 @@ def add_manifold_options(p: argparse.ArgumentParser, *, manifolds=MANIFOLDS, res
     g = p.add_argument_group("token warp (eq. 1)")
     unwarped = "the manifold is unwarped unless --random-tokens is given" if random_tokens == 0 else \
         f"{random_tokens} seeded random tokens are used"
-    g.add_argument("--tokens", default=None, metavar="FILE",
-                   help="token file: .npz with alpha (N,), mu (N,d), v (N,d) [, sigma], or .npy rows "
-                        f"[alpha, mu.., v..]; without it {unwarped}")
+    g.add_argument("--tokens", default=None, metavar="FILE", help=f"{TOKENS_HELP}; without it {unwarped}")
     g.add_argument("--random-tokens", "--n-tokens", dest="random_tokens", type=int, default=random_tokens,
                    metavar="N", help=f"warp with N seeded random tokens instead of a file (default {random_tokens}"
                                      + (": unwarped)" if random_tokens == 0 else ")"))
-    g.add_argument("--sigma", type=float, default=None, help="bump width σ > 0 (default 0.5, or the token file's)")
+    g.add_argument("--sigma", type=float, default=None, help=SIGMA_HELP)
     g.add_argument("--amplitude", type=float, default=amplitude, help=f"scale of random α_i (default {amplitude:g})")
     g.add_argument("--seed", type=int, default=0, help="seed of the random tokens (default 0)")
     p.set_defaults(resolution_defaults=(r2, r3, rs))
@@ -91,15 +92,13 @@ def default_resolution(args, manifold) -> int:
 def build_metric(args, manifold):
     """The metric requested on the command line: None (unwarped) or a TokenWarp."""
     from ..geometry.warp import random_warp
-    from ..tokens import load_tokens
 
     period = getattr(manifold, "period", None)
-    if args.sigma is not None and args.sigma <= 0:
-        raise ManifoldSpecError(f"--sigma: must be > 0, got {args.sigma}")
+    check_sigma(args)
     if args.random_tokens < 0:
         raise ManifoldSpecError(f"--random-tokens: must be ≥ 0, got {args.random_tokens}")
     if args.tokens:
-        return load_tokens(args.tokens, manifold.ambient_dim, sigma=args.sigma, period=period)
+        return load_token_file(args, manifold.ambient_dim, period)
     if args.random_tokens > 0:
         # token centres where the manifold is: on the torus chart, inside the box, on the sphere, at mesh vertices
         return random_warp(args.random_tokens, manifold.ambient_dim, sigma=args.sigma or 0.5, amplitude=args.amplitude,
@@ -107,3 +106,22 @@ def build_metric(args, manifold):
                            points=getattr(manifold, "vertices", None), center_radius=getattr(manifold, "radius", None),
                            seed=args.seed)
     return None
+
+
+def check_sigma(args) -> None:
+    """Reject a ``--sigma`` that is given but not a finite number > 0."""
+    if args.sigma is not None and not (np.isfinite(args.sigma) and args.sigma > 0):
+        raise ManifoldSpecError(f"--sigma: must be a finite number > 0, got {args.sigma}")
+
+
+def load_token_file(args, dim: int, period=None):
+    """The TokenWarp in ``args.tokens`` (.npz or .npy, see ``manifoldspec.tokens.load_tokens``) for a
+    ``dim``-dimensional ambient space, ``args.sigma`` (if given) overriding the file's σ. Errors name --tokens."""
+    from ..tokens import load_tokens
+
+    check_sigma(args)
+    try:
+        return load_tokens(args.tokens, dim, sigma=args.sigma, period=period)
+    except ManifoldSpecError as exc:
+        msg = str(exc)
+        raise ManifoldSpecError("--tokens: " + (msg[len("tokens: "):] if msg.startswith("tokens: ") else msg)) from None

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from .._checks import ManifoldSpecError, positive_int, positive_scalar
+from .common import SIGMA_HELP, TOKENS_HELP, check_sigma, load_token_file
 
 
 def add_parser(subparsers) -> None:
@@ -30,9 +32,9 @@ def add_parser(subparsers) -> None:
                    help="sphere: icosphere level (default 3); torus: grid points per side (default 32)")
     p.add_argument("--bump", type=float, default=0.2,
                    help="amplitude of the initial deformation (0: round sphere / flat torus)")
-    p.add_argument("--tokens", default=None,
-                   help=".npz file with arrays alpha (N,), mu (N,d), v (N,d), sigma (scalar): one token per step, "
-                        "cycled; d = 3 (sphere, ambient) or 2 (torus chart)")
+    p.add_argument("--tokens", default=None, metavar="FILE",
+                   help=f"{TOKENS_HELP}; one token per step, cycled; d = 3 (sphere, ambient) or 2 (torus chart)")
+    p.add_argument("--sigma", type=float, default=None, help=f"{SIGMA_HELP}; used with --tokens")
     p.add_argument("--coupling", type=float, default=1.0, help="c in T = c·Σ α G v vᵀ (1/time)")
     p.add_argument("--tol", type=float, default=None,
                    help="error-controlled time steps (step doubling) with this target max-norm error at the final "
@@ -45,20 +47,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--plot", default=None, help="write a PNG of λ_k(t) here")
     p.add_argument("--frames", default=None, help="write curvature frames (PNG) into this directory")
     p.add_argument("--gif", action="store_true", help="with --frames: also write flow.gif (PillowWriter)")
+    p.add_argument("--no-progress", action="store_true", help="do not show progress")
     p.set_defaults(func=run)
 
 
-def _load_tokens(path, dim, period):
-    from ..geometry.warp import TokenWarp
+def _token_stream(args, dim, period, steps):
+    """--tokens (with --sigma) as one single-bump token per step, cycled."""
+    from ..flow.stress import tokens_from_warp
 
-    try:
-        data = np.load(path)
-        warp = TokenWarp(data["alpha"], data["mu"], data["v"], float(data["sigma"]), period)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ManifoldSpecError(f"--tokens: cannot read {path!r} as an .npz with alpha, mu, v, sigma ({exc})") from None
-    if warp.dim != dim:
-        raise ManifoldSpecError(f"--tokens: token dimension {warp.dim} does not match the manifold ({dim})")
-    return warp
+    warp = load_token_file(args, dim, period)
+    if warp.n_tokens == 0:
+        raise ManifoldSpecError(f"--tokens: {args.tokens!r} holds no tokens")
+    return tokens_from_warp(warp, steps)
 
 
 def _every_nth(res, n_records: int):
@@ -73,7 +73,7 @@ def _every_nth(res, n_records: int):
 
 def run(args) -> int:
     from ..flow.adaptive import adaptive_grid_flow, adaptive_mesh_flow
-    from ..flow.stress import WarpStress, tokens_from_warp
+    from ..flow.stress import WarpStress
 
     steps = positive_int(args.steps, "--steps")
     k = positive_int(args.k, "--k")
@@ -87,6 +87,8 @@ def run(args) -> int:
                                     "drop --tol or --tokens")
     if args.t_end is not None:
         positive_scalar(args.t_end, "--t-end")
+    check_sigma(args)
+    show = not args.no_progress and sys.stderr.isatty()
     if args.manifold == "sphere":
         from ..flow.mesh_flow import conformal_mesh, mesh_flow, mesh_stable_dt
         from ..flow.track import track_mesh_spectrum
@@ -104,18 +106,18 @@ def run(args) -> int:
         stress = tokens = None
         if args.tokens:
             stress = WarpStress(V, args.coupling)
-            tokens = tokens_from_warp(_load_tokens(args.tokens, 3, None), steps)
+            tokens = _token_stream(args, 3, None, steps)
         if args.tol is None:
             res = mesh_flow(mesh, dt=dt, steps=steps, method=args.method, normalized=args.normalized, stress=stress,
-                            tokens=tokens, record_every=every, progress=True)
+                            tokens=tokens, record_every=every, progress=show)
             how = f"dt = {dt:.4g}, method {args.method}, {res.substeps} (sub)steps"
         else:
             res = adaptive_mesh_flow(mesh, t_end=args.t_end or steps * dt, tol=args.tol, method=args.method,
-                                     normalized=args.normalized, dt0=dt, progress=True)
+                                     normalized=args.normalized, dt0=dt, progress=show)
             how = (f"tol = {args.tol:g}, method {args.method}, {res.steps} accepted / {res.rejected} rejected steps, "
                    f"{res.substeps} scheme (sub)steps")
             res = _every_nth(res, 11)
-        lam = track_mesh_spectrum(res, k, progress=True)
+        lam = track_mesh_spectrum(res, k, progress=show)
         print(f"sphere level {level} ({len(V)} vertices), {how}; "
               f"Gauss–Bonnet max |ΣΘ − 4π| = {np.abs(res.gauss_bonnet).max():.2e}")
         print(f"{'t':>9} {'area':>11} {'var K':>10}  λ_1..λ_{min(k, 4) - 1}·A/4π")
@@ -145,19 +147,19 @@ def run(args) -> int:
         stress = tokens = None
         if args.tokens:
             stress = WarpStress(grid.points(), args.coupling, grid.shape)
-            tokens = tokens_from_warp(_load_tokens(args.tokens, 2, L), steps)
+            tokens = _token_stream(args, 2, L, steps)
         method = "explicit" if args.method == "explicit" else "semi-implicit"
         if args.tol is None:
             res = grid_flow(g0, grid, dt=dt, steps=steps, method=method, normalized=args.normalized, stress=stress,
-                            tokens=tokens, record_every=every, progress=True)
+                            tokens=tokens, record_every=every, progress=show)
             how = f"dt = {dt:.4g}, method {method}, {res.substeps} (sub)steps"
         else:
             res = adaptive_grid_flow(g0, grid, t_end=args.t_end or steps * dt, tol=args.tol, method=method,
-                                     normalized=args.normalized, dt0=dt, progress=True)
+                                     normalized=args.normalized, dt0=dt, progress=show)
             how = (f"tol = {args.tol:g}, method {method}, {res.steps} accepted / {res.rejected} rejected steps, "
                    f"{res.substeps} scheme (sub)steps")
             res = _every_nth(res, 11)
-        lam = track_grid_spectrum(res, k, resolution=min(N, 24), progress=True)
+        lam = track_grid_spectrum(res, k, resolution=min(N, 24), progress=show)
         print(f"torus grid {N}x{N}, {how}")
         print(f"{'t':>9} {'area':>11} {'|R|_L2':>10}  λ_1..λ_{min(k, 5) - 1}")
         for i, t in enumerate(res.times):
