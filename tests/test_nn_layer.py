@@ -167,7 +167,8 @@ def test_layer_modes_and_dtype_float32():
     y1, s1 = layer(x)
     y2, s2 = layer(x, mode="recurrent")
     assert y1.shape == x.shape and _rel(y1, y2) <= 1e-5
-    assert layer.state_size() == 2 * (layer.n_modes**2 + 2 * layer.n_modes * layer.d_value)
+    K = layer.n_modes
+    assert layer.state_size() == 2 * (K * (K + 1) // 2 + K * layer.d_value)
     y1.sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters() if p.requires_grad)
 
@@ -177,7 +178,53 @@ def test_no_warp_keeps_h_zero_and_counts_only_c():
     layer = SpectralManifoldAttention(16, n_heads=2, n_modes=5, warp=False)
     _, st = layer(torch.randn(2, 40, 16))
     assert float(st.H.detach().abs().max()) == 0.0  # α ≡ 0: every token operator vanishes
-    assert layer.state_size() == 2 * (2 * layer.n_modes * layer.d_value)
+    assert layer.state_size() == 2 * layer.n_modes * layer.d_value
+
+
+def _antipode(basis):
+    # index of −m for every mode m (the mode set is closed under m → −m)
+    where = {tuple(m): i for i, m in enumerate(basis.modes)}
+    return torch.tensor([where[tuple(-m)] for m in basis.modes])
+
+
+def test_state_has_the_conjugation_symmetry_that_halves_its_size():
+    # C_{−m} = conj(C_m), H_{−m,−k} = conj(H_mk): the state is real in the (cos, sin) basis, which is
+    # why state_size() counts nh·(K(K+1)/2 + K·d_v) and not the nh·(K² + 2K·d_v) SMTState stores
+    torch.manual_seed(3)
+    layer = SpectralManifoldAttention(16, n_heads=2, n_modes=9, latent_dim=2).double()
+    with torch.no_grad():
+        layer.warp_proj.bias[:2].fill_(0.5)  # a warp of order one, so H is far from zero
+        _, st = layer(torch.randn(2, 33, 16, dtype=torch.float64))
+    J = _antipode(layer.basis)
+    assert float(st.H.abs().max()) > 1e-3 and float(st.C.abs().max()) > 1e-3
+    assert float((st.C[:, :, J] - st.C.conj()).abs().max()) <= 1e-12 * float(st.C.abs().max())
+    assert float((st.H[:, :, J][:, :, :, J] - st.H.conj()).abs().max()) <= 1e-12 * float(st.H.abs().max())
+    # the real-basis dimension: unitary U with U e = [cos, sin] makes U H Uᴴ real symmetric, U C real
+    K = layer.n_modes
+    U = torch.zeros(K, K, dtype=torch.complex128)
+    for m in range(K):
+        j = int(J[m])
+        if j == m:
+            U[m, m] = 1.0
+        elif m < j:
+            U[m, m], U[m, j] = 2**-0.5, 2**-0.5
+            U[j, m], U[j, j] = -1j * 2**-0.5, 1j * 2**-0.5
+    assert float((U @ U.conj().T - torch.eye(K, dtype=U.dtype)).abs().max()) <= 1e-15
+    Hr, Cr = U @ st.H @ U.conj().T, U @ st.C
+    assert float(Hr.imag.abs().max()) <= 1e-12 * float(st.H.abs().max())
+    assert float(Cr.imag.abs().max()) <= 1e-12 * float(st.C.abs().max())
+    assert st.n_scalars == 2 * (K * K + 2 * K * layer.d_value)  # storage, about twice state_size()
+
+
+def test_fourier_linear_attention_state_counts_independent_features():
+    torch.manual_seed(4)
+    lin = LinearAttention(16, n_heads=2, feature_dim=10, feature_map="fourier").double()
+    _, S = lin(torch.randn(2, 20, 16, dtype=torch.float64))
+    K = lin.basis.n_modes
+    assert lin.feature_dim == 2 * K and lin.state_size() == 2 * K * lin.d_value
+    # the (nh, d_f, d_v) state has rank K over its feature axis: the ±m rows repeat up to sign
+    assert int(torch.linalg.matrix_rank(S[0, 0])) == K
+    assert LinearAttention(16, n_heads=2, feature_dim=10).state_size() == 2 * 10 * 8
 
 
 def test_errors_are_clear():

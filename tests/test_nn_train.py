@@ -81,6 +81,18 @@ def test_cli_smoke(tmp_path, capsys):
     assert main(["train-recall", "--mixers", "mamba"]) == 2
 
 
+def test_cli_linear_baseline_defaults_to_equal_state(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["train-recall", "--mixers", "smt,linear", "--steps", "1", "--batch-size", "2", "--test-examples", "2",
+                 "--d-model", "16", "--heads", "2", "--modes", "5", "--train-slices", "16:2", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert "d_f = 7 (equal state with SMT)" in capsys.readouterr().out
+    state = {r["mixer"]: r["state_size"] for r in json.loads(out.read_text())["results"]}
+    # SMT: 2 layers · 2 heads · (5·6/2 + 5·8) = 220; linear: 2 · 2 · d_f · 8 = 32 d_f, smallest d_f with ≥ 220 is 7
+    assert state["smt"] == 220
+    assert state["linear"] == 32 * 7
+
+
 @pytest.mark.slow
 def test_mqar_smt_well_above_chance_and_softmax_solves_it():
     # measured once (benchmarks/results/nn.md): SMT K=5 0.994 / 0.930, softmax 1.0 / 1.0 at these settings
@@ -102,7 +114,7 @@ def test_docs_example_runs(capsys):
     exec(compile(code, "docs/nn.md", "exec"), {})
     out = capsys.readouterr().out
     assert "torch.Size([2, 50, 32]) 13 (2, 2, 13, 13) (2, 2, 13, 16)" in out
-    assert "recurrent state scalars: 2340" in out
+    assert "recurrent state scalars: 1196" in out  # 2·2·(13·14/2 + 13·16)
     diff = float(re.search(r"max \|split − full\| = (\S+)", out).group(1))
     assert diff < 1e-5
     # the long-sequence example (gradient checkpointing, truncated backprop) runs as written

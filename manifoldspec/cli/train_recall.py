@@ -9,11 +9,12 @@ from .._checks import ManifoldSpecError
 
 EPILOG = """examples:
   manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~2 min on 1 core
-  manifoldspec train-recall --mixers smt,linear --modes 9 --latent-dim 4 --linear-features 23 --test-slices 64:4,64:8,128:16
+  manifoldspec train-recall --mixers smt,linear --modes 9 --latent-dim 4 --test-slices 64:4,64:8,128:16
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
 
-Chance accuracy is 1/(V − V/2) (guessing a value token). Needs torch: pip install manifoldspec[nn].
+Chance accuracy is 1/(V − V/2) (guessing a value token). Linear attention gets the equal-state d_f unless --linear-features is given.
+Needs torch: pip install manifoldspec[nn].
 """
 
 
@@ -54,7 +55,9 @@ def add_parser(sub) -> None:
     m.add_argument("--flow", action="store_true", help="SMT: decay H by the linearized Ricci flow D = exp(−|q|² dt)")
     m.add_argument("--no-warp", action="store_true",
                    help="SMT ablation: no token warp (α ≡ 0, so H ≡ 0): kernelized linear attention with the torus modes")
-    m.add_argument("--linear-features", type=int, default=16, help="linear attention: feature dimension (default 16)")
+    m.add_argument("--linear-features", type=int, default=None,
+                   help="linear attention: elu feature dimension d_f (default: the smallest whose state is at least "
+                        "the SMT model's, an equal-state baseline)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -86,7 +89,9 @@ def run(args) -> int:
     except ImportError:
         raise ManifoldSpecError("train-recall needs PyTorch: pip install manifoldspec[nn]") from None
     from ..nn.models import MIXERS
-    from ..nn.train import TrainConfig, plot_recall, train_recall
+    from dataclasses import replace
+
+    from ..nn.train import TrainConfig, equal_state_features, plot_recall, train_recall
 
     mixers = [m.strip() for m in args.mixers.split(",") if m.strip()]
     bad = [m for m in mixers if m not in MIXERS]
@@ -101,12 +106,16 @@ def run(args) -> int:
                       n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
                       power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0],
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
-                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp},
-                      linear={"feature_dim": args.linear_features})
+                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp})
+    if "linear" in mixers:
+        cfg = replace(cfg, linear={"feature_dim": args.linear_features or equal_state_features(cfg)})
     show = not args.no_progress and sys.stderr.isatty()
     chance = 1.0 / (cfg.vocab_size - cfg.vocab_size // 2)
     cols = [f"L={L},N={N}" for L, N in test]
     print(f"MQAR accuracy (V={cfg.vocab_size}, chance {chance:.4f}, {cfg.steps} steps × batch {cfg.batch_size})")
+    if "linear" in mixers:
+        how = "given" if args.linear_features else "equal state with SMT"
+        print(f"linear attention: elu features, d_f = {cfg.linear['feature_dim']} ({how})")
     if len(lrs) > 1 or len(seeds) > 1:
         return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
     results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]

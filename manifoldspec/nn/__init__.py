@@ -1,11 +1,11 @@
 """PyTorch front-end: differentiable spectral ops and the Spectral Manifold Transformer layer.
 
-Needs torch (``pip install manifoldspec[nn]``); ``import manifoldspec`` itself never
+Needs torch (``pip install manifoldspec[nn]``; from a checkout ``pip install torch==2.13.0 -e ".[nn]"``); ``import manifoldspec`` itself never
 imports torch. Public names:
 
 * ops — :func:`torus_token_elements` (closed-form H_mk, autograd Function),
   :func:`first_order_filter` (f(Λ0) + F∘H) and :func:`hermitian_function` (exact,
-  eigh with a degenerate-safe backward), :func:`ritz_filter`, :func:`sparse_eigsh`
+  eigh with a degenerate-safe backward), :func:`ritz_filter`, :func:`ritz_kernel` / :func:`first_order_kernel` (point-evaluation kernels), :func:`sparse_eigsh`
   (bottom-k pairs of a sparse pencil, adjoint backward), :func:`smt_chunked` /
   :func:`smt_recurrent`, :func:`linear_attention_chunked` / :func:`linear_attention_recurrent`.
 * layers — :class:`SpectralManifoldAttention`, :class:`LinearAttention`, :class:`SoftmaxAttention`.
@@ -20,7 +20,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from .basis import TorusModeBasis, torus_basis
 from .ops.torus import mode_features, torus_token_elements
-from .ops.spectral import first_order_filter, heat_divided_differences, hermitian_function, ritz_filter
+from .ops.spectral import (first_order_filter, first_order_kernel, heat_divided_differences, hermitian_function,
+                           ritz_filter, ritz_kernel)
 from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.linear import linear_attention_chunked, linear_attention_recurrent
 from .ops.eigsh import sparse_eigsh
@@ -31,8 +32,8 @@ from .train import TrainConfig, evaluate_recall, train_recall
 from .sweep import best_learning_rates, sweep_recall
 
 __all__ = ["LinearAttention", "MQARConfig", "SMTBlock", "SMTLanguageModel", "SMTState", "SoftmaxAttention",
-           "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "best_learning_rates", "evaluate_recall", "first_order_filter",
+           "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "best_learning_rates", "evaluate_recall", "first_order_filter", "first_order_kernel",
            "heat_divided_differences", "hermitian_function", "linear_attention_chunked",
-           "linear_attention_recurrent", "mode_features", "mqar_batch", "ritz_filter", "smt_chunked",
+           "linear_attention_recurrent", "mode_features", "mqar_batch", "ritz_filter", "ritz_kernel", "smt_chunked",
            "smt_recurrent", "sparse_eigsh", "sweep_recall", "torus_basis", "torus_token_elements", "train_recall"]
 

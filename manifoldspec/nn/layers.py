@@ -166,9 +166,17 @@ class SpectralManifoldAttention(nn.Module):
         return torch.cat(ys, dim=2), SMTState(H, C)
 
     def state_size(self) -> int:
-        """Recurrent state in real scalars per sequence: nh·(K² + 2·K·d_v); nh·2·K·d_v with ``warp=False``,
-        where H stays zero and need not be kept."""
-        return self.n_heads * ((self.n_modes**2 if self.warp else 0) + 2 * self.n_modes * self.d_value)
+        """Recurrent state in real scalars per sequence: nh·(K(K+1)/2 + K·d_v); nh·K·d_v with ``warp=False``,
+        where H stays zero and need not be kept.
+
+        This is the information in the state, not the storage of :class:`SMTState`
+        (``n_scalars`` = nh·(K² + 2·K·d_v)). The mode set is closed under m → −m, so with real values
+        C_{−m} = conj(C_m) and H_{−m,−k} = conj(H_mk): in the real basis (cos κ·x, sin κ·x) H is a real
+        symmetric K × K matrix and C a real K × d_v one (tests check both symmetries). Comparisons of
+        recall per unit of state use this count.
+        """
+        K = self.n_modes
+        return self.n_heads * ((K * (K + 1) // 2 if self.warp else 0) + K * self.d_value)
 
 
 class LinearAttention(nn.Module):
@@ -224,7 +232,12 @@ class LinearAttention(nn.Module):
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), S
 
     def state_size(self) -> int:
-        return self.n_heads * self.feature_dim * self.d_value
+        """Recurrent state in real scalars per sequence: nh·d_f·d_v for elu features. Fourier features
+        [cos κ·p, sin κ·p] over a mode set closed under m → −m span only K = ``basis.n_modes`` functions
+        (cos κ_{−m}·p = cos κ_m·p, sin κ_{−m}·p = −sin κ_m·p), so the state holds nh·K·d_v (as
+        :meth:`SpectralManifoldAttention.state_size` counts C)."""
+        rank = self.basis.n_modes if self.feature_map == "fourier" else self.feature_dim
+        return self.n_heads * rank * self.d_value
 
 
 class SoftmaxAttention(nn.Module):

@@ -64,6 +64,16 @@ def build_model(mixer: str, cfg: TrainConfig) -> SMTLanguageModel:
     return SMTLanguageModel(cfg.vocab_size, cfg.d_model, cfg.n_layers, mixer, cfg.n_heads, **getattr(cfg, mixer))
 
 
+def equal_state_features(cfg: TrainConfig) -> int:
+    """The smallest elu feature dimension d_f whose linear-attention state is at least the SMT layer's
+    (``state_size`` of both models under ``cfg``): the equal-state baseline, rounded in linear attention's favour."""
+    from dataclasses import replace
+
+    smt = build_model("smt", cfg).state_size(1)
+    per_feature = build_model("linear", replace(cfg, linear={**cfg.linear, "feature_dim": 1, "feature_map": "elu"})).state_size(1)
+    return -(-smt // per_feature)
+
+
 def _loss_acc(model, x, y):
     logits, _ = model(x)
     loss = Fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)

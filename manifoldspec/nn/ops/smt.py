@@ -50,7 +50,9 @@ class SMTState:
 
     @property
     def n_scalars(self) -> int:
-        """Real scalars per sequence: H is Hermitian (K² reals per head), C complex (2·K·d_v)."""
+        """Real scalars this representation stores per sequence: H is Hermitian (K² reals per head), C complex
+        (2·K·d_v). Half of that is redundant (C_{−m} = conj(C_m), H_{−m,−k} = conj(H_mk));
+        ``SpectralManifoldAttention.state_size`` counts the information, nh·(K(K+1)/2 + K·d_v)."""
         B, nh, K, dv = self.C.shape
         return nh * (K * K + 2 * K * dv)
 
