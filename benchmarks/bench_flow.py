@@ -95,7 +95,7 @@ def main():
         a.grid, a.level, a.t_end = 64, 4, 0.02
     rows = bench_grid(a.grid, a.t_end, a.tol) + bench_mesh(a.level, a.t_end, a.tol)
     print(f"t_end = {a.t_end}, tol = {a.tol}")
-    print(f"| case | size | method | steps | (sub)steps | wall s | steps/s | max error | speed-up vs explicit |")
+    print("| case | size | method | steps | (sub)steps | wall s | steps/s | max error | speed-up vs explicit |")
     print("|---|---|---|---|---|---|---|---|---|")
     base = {}
     for kind, size, meth, steps, sub, wall, err in rows:

@@ -213,7 +213,7 @@ def main(argv=None) -> int:
                     tb = _time(torch, lambda: base(pat, alpha, mu, v), args.repeat)
                     row += f" {tb:>9.2e} {tb / tk:>6.1f}"
                 print(row, flush=True)
-                del alpha, mu, v, ref
+                alpha = mu = v = ref = None  # free this size before the next allocates
                 torch.cuda.empty_cache()
     print("upd/s: token x pattern-entry updates per second; GB/s: unique DRAM bytes (tokens read once, "
           "outputs written once) / kernel time; x: baseline time / kernel time.")

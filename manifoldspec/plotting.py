@@ -5,8 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry.manifolds import Box, FlatTorus
-
 
 def _pyplot():
     import matplotlib

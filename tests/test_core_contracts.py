@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-import scipy.sparse.linalg as spla
 
 import manifoldspec as ms
 from manifoldspec.cli import main

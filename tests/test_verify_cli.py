@@ -39,8 +39,6 @@ def test_cli_list(capsys):
 
 
 def test_errors_become_error_rows(monkeypatch):
-    from manifoldspec.verify import registry
-
     def boom(**kw):
         raise RuntimeError("kaputt")
 
@@ -52,8 +50,6 @@ def test_errors_become_error_rows(monkeypatch):
 
 
 def test_missing_module_is_not_available(monkeypatch):
-    from manifoldspec.verify import registry
-
     def missing(**kw):
         raise ModuleNotFoundError("No module named 'manifoldspec.nn.layer'", name="manifoldspec.nn.layer")
 

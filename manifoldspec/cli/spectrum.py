@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 
 from .common import add_manifold_options, build_manifold, build_metric, default_resolution
 

@@ -6,7 +6,7 @@ by :func:`manifoldspec.spectral.discretize`. Analytic spectra live in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

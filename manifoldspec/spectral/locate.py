@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..geometry.manifolds import Box, FlatTorus
+from ..geometry.manifolds import FlatTorus
 from .surface_fem import shape_functions
 
 # candidate elements checked per point (nearest centroids); generous for graded meshes

@@ -20,7 +20,7 @@ import itertools
 
 import numpy as np
 
-from .._checks import ManifoldSpecError, as_finite_array, positive_int, positive_scalar
+from .._checks import as_finite_array, positive_int, positive_scalar
 
 
 def torus_modes(lengths, k: int, *, whole_shells: bool = False) -> np.ndarray:

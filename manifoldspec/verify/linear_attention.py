@@ -93,7 +93,7 @@ def check_linear_attention(*, quick: bool = False, T: int = 63, K: int = 21, d_v
     tau : float, optional
         Heat-filter time; default 0 (f ≡ 1) without a warp, 0.3 with one.
     """
-    from ..spectral.torus_modes import torus_mode_values, torus_modes
+    from ..spectral.torus_modes import torus_modes
 
     T, K, d_v = positive_int(T, "T"), positive_int(K, "K"), positive_int(d_v, "d_v")
     rng = np.random.default_rng(seed)

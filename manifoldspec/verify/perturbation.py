@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import FAILS, CheckResult, fmt, holds_under
+from .result import FAILS, CheckResult, holds_under
 
 S = 0.5
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import ManifoldSpecError, positive_int
+from .._checks import positive_int
 from .result import FAILS, CheckResult, fmt, holds_under
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import ive
 
 from .._checks import ManifoldSpecError, as_finite_array
-from .result import FAILS, HOLDS, CheckResult, fmt, holds_under, inequality_verdict
+from .result import FAILS, HOLDS, CheckResult, fmt, inequality_verdict
 
 BREITENBERGER = 0.25
 NARCOWICH_WARD_S2 = 1.0
