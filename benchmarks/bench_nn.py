@@ -9,7 +9,8 @@ Three parts, each printed as a table:
 2. peak memory of the recurrent form (state carried across segments, no grad) as the number of
    tokens grows to 1M — it must stay flat;
 3. MQAR accuracy vs state size: SMT on Tⁿ with K = 2n + 1 modes against linear attention whose
-   state (feature_dim · d_v) matches SMT's (K² + 2·K·d_v) per head, at one learning rate. The fair
+   state (feature_dim · d_v) is the smallest at least SMT's (K(K+1)/2 + K·d_v per head;
+   ``equal_state_features``), at one learning rate. The fair
    comparison sweeps the learning rate (``manifoldspec train-recall --lr … --seed …``, and
    ``benchmarks/mqar_sweep_table.py`` to merge sweeps; benchmarks/results/nn.md §3b).
 
@@ -90,15 +91,18 @@ def mqar_vs_state(dims, steps, batch, d_model, heads, vocab, seed, flow_dt=None,
     """SMT on Tⁿ with the 2n + 1 modes |m|² ≤ 1, against linear attention (elu + 1) of equal state per head."""
     import torch
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    from dataclasses import replace
+
     from manifoldspec.nn import TrainConfig, train_recall
-    dv = d_model // heads
+    from manifoldspec.nn.train import equal_state_features
     rows = []
     for n in dims:
         K = 2 * n + 1
-        feat = max(1, round((K * K + 2 * K * dv) / dv))
         cfg = TrainConfig(vocab_size=vocab, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8), (128, 16)),
                           d_model=d_model, n_heads=heads, steps=steps, batch_size=batch, seed=seed, test_examples=512,
-                          smt={"n_modes": K, "latent_dim": n, "flow_dt": flow_dt}, linear={"feature_dim": feat})
+                          smt={"n_modes": K, "latent_dim": n, "flow_dt": flow_dt})
+        feat = equal_state_features(cfg)
+        cfg = replace(cfg, linear={"feature_dim": feat})
         for mixer in mixers:
             r = train_recall(mixer, cfg, progress=False)
             label = f"n={n},K={K}" if mixer == "smt" else f"d_f={feat}"
