@@ -94,16 +94,36 @@ def test_cli_linear_baseline_defaults_to_equal_state(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_mqar_smt_well_above_chance_and_softmax_solves_it():
-    # measured once (benchmarks/results/nn.md): SMT K=5 0.994 / 0.930, softmax 1.0 / 1.0 at these settings
-    cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8)), steps=800,
-                      batch_size=32, lr=3e-3, test_examples=512, smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None})
+def test_mqar_relative_gates_at_equal_state():
+    """NN_ANCHORS.md §6.2's CPU gate, on relative margins in one harness (seed 0, each mixer at its best
+    learning rate from the sweeps in benchmarks/results/nn.md §3b/§3c): SMT ≥ linear attention of at least
+    equal state, and softmax solves the task. The second anchor gate, SMT ≥ 0.9 × attention, holds for
+    K = 9 on T⁴ (next test) but not for the default K = 5 (slice mean 0.846 over seeds, docs/nn.md)."""
+    from dataclasses import replace
+
+    from manifoldspec.nn.train import equal_state_features
+
+    cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8), (128, 16)),
+                      steps=800, batch_size=32, lr=3e-3, test_examples=512,
+                      smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None})
+    cfg = replace(cfg, linear={"feature_dim": equal_state_features(cfg)})
     soft = train_recall("softmax", cfg, progress=False)
     smt = train_recall("smt", cfg, progress=False)
-    chance = 1 / 32
-    for s in cfg.test_slices:
-        assert soft["accuracy"][s] >= 0.98
-        assert smt["accuracy"][s] >= 10 * chance, (s, smt["accuracy"])
+    lin = train_recall("linear", replace(cfg, lr=3e-1), progress=False)
+    assert lin["state_size"] >= smt["state_size"]
+    mean = lambda r: float(np.mean(list(r["accuracy"].values())))  # noqa: E731
+    assert all(a >= 0.98 for a in soft["accuracy"].values()), soft["accuracy"]
+    assert mean(smt) >= mean(lin), (smt["accuracy"], lin["accuracy"])
+
+
+@pytest.mark.slow
+def test_mqar_smt_k9_within_ten_percent_of_attention():
+    cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8), (128, 16)),
+                      steps=800, batch_size=32, lr=3e-3, test_examples=512,
+                      smt={"n_modes": 9, "latent_dim": 4, "flow_dt": None})
+    smt, soft = train_recall("smt", cfg, progress=False), train_recall("softmax", cfg, progress=False)
+    mean = lambda r: float(np.mean(list(r["accuracy"].values())))  # noqa: E731
+    assert mean(smt) >= 0.9 * mean(soft), (smt["accuracy"], soft["accuracy"])
 
 
 def test_docs_example_runs(capsys):

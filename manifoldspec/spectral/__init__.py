@@ -4,5 +4,7 @@ from .discretize import Discretization, discretize
 from .solve import solve, solve_operators
 from .clusters import cluster_indices as clusters
 from .spectrum import Spectrum
+from .retrieval import retrieve, spectral_coefficients
 
-__all__ = ["Discretization", "Operators", "Spectrum", "assemble", "clusters", "discretize", "solve", "solve_operators"]
+__all__ = ["Discretization", "Operators", "Spectrum", "assemble", "clusters", "discretize", "retrieve", "solve", "solve_operators",
+           "spectral_coefficients"]
