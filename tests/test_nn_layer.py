@@ -259,3 +259,41 @@ def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
         assert _rel(b, a) <= 1e-10
     with pytest.raises(ManifoldSpecError, match="checkpoint"):
         SpectralManifoldAttention(12, checkpoint=0)
+
+
+@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax"])
+@pytest.mark.parametrize("mode", ["chunk", "recurrent"])
+def test_left_padded_batch_equals_each_sequence_alone(mixer, mode):
+    # fla's padding test: a left-padded batch gives every sequence the outputs it has unpadded, and decoding
+    # continues from the padded prefill as from the unpadded one (with learned absolute positions too)
+    torch.manual_seed(5)
+    kw = {"smt": dict(n_modes=5, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {}}[mixer]
+    model = SMTLanguageModel(31, d_model=12, n_layers=2, mixer=mixer, n_heads=2, max_len=32, **kw).double().eval()
+    lengths, T = [9, 5, 1], 9
+    seqs = [torch.randint(1, 31, (n,)) for n in lengths]
+    ids = torch.zeros(3, T, dtype=torch.long)
+    mask = torch.zeros(3, T, dtype=torch.bool)
+    for b, sq in enumerate(seqs):
+        ids[b, T - len(sq):], mask[b, T - len(sq):] = sq, True
+    nxt = torch.randint(1, 31, (3, 2))
+    with torch.no_grad():
+        out, st = model(ids, mode=mode, attention_mask=mask)
+        steps = [model(nxt[:, :1], st, mode="recurrent")[0]]
+        steps.append(model(nxt[:, 1:], model(nxt[:, :1], st, mode="recurrent")[1], mode="recurrent")[0])
+        for b, sq in enumerate(seqs):
+            alone, st1 = model(sq[None], mode=mode)
+            assert torch.isfinite(out).all()
+            assert _rel(out[b, T - len(sq):], alone[0]) <= 1e-10
+            dec, st1 = model(nxt[b:b + 1, :1], st1, mode="recurrent")
+            assert _rel(steps[0][b], dec[0]) <= 1e-10
+            dec, _ = model(nxt[b:b + 1, 1:], st1, mode="recurrent")
+            assert _rel(steps[1][b], dec[0]) <= 1e-10
+
+
+def test_padding_mask_errors():
+    layer = SpectralManifoldAttention(8, n_heads=2)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ManifoldSpecError, match="attention_mask"):
+        layer(x, attention_mask=torch.ones(2, 4))
+    with pytest.raises(ManifoldSpecError, match="attention_mask"):
+        layer(x, attention_mask=torch.full((2, 5), 0.5))

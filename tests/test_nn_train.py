@@ -137,6 +137,12 @@ def test_docs_example_runs(capsys):
     assert "recurrent state scalars: 1196" in out  # 2·2·(13·14/2 + 13·16)
     diff = float(re.search(r"max \|split − full\| = (\S+)", out).group(1))
     assert diff < 1e-5
+    # the padded-batch example runs in the quickstart's scope
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    scope = {}
+    exec(compile(blocks[0], "docs/nn.md", "exec"), scope)
+    exec(compile(next(b for b in blocks if "attention_mask" in b), "docs/nn.md", "exec"), scope)
+    assert scope["logits"].shape == (2, 5, 64) and torch.isfinite(scope["logits"]).all()
     # the long-sequence example (gradient checkpointing, truncated backprop) runs as written
     code = re.findall(r"```python\n(.*?)```", text, re.S)[1]
     scope = {}

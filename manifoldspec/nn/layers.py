@@ -37,6 +37,20 @@ def _check_x(x, d_model):
         raise ManifoldSpecError(f"x: expected shape (batch, seq, {d_model}), got {tuple(x.shape)}")
 
 
+def padding_mask(attention_mask, x):
+    """``attention_mask`` (B, T), 1/True for tokens and 0/False for padding, as a 0/1 tensor of x's dtype
+    (None stays None). Padded tokens add nothing to any state, so a left-padded batch gives each
+    sequence the outputs it has alone (tests); outputs at padded positions are meaningless."""
+    if attention_mask is None:
+        return None
+    m = torch.as_tensor(attention_mask, device=x.device)
+    if tuple(m.shape) != tuple(x.shape[:2]):
+        raise ManifoldSpecError(f"attention_mask: expected shape {tuple(x.shape[:2])} (batch, seq), got {tuple(m.shape)}")
+    if m.dtype != torch.bool and not bool(((m == 0) | (m == 1)).all()):
+        raise ManifoldSpecError("attention_mask: entries must be 0/1 or bool (1 = token, 0 = padding)")
+    return m.to(x.dtype)
+
+
 class SpectralManifoldAttention(nn.Module):
     """Spectral Manifold Transformer mixing layer (DESIGN.md §7), causal.
 
@@ -130,11 +144,15 @@ class SpectralManifoldAttention(nn.Module):
         values = vv[..., :dv] * torch.sigmoid(vv[..., dv:])
         return pos[0], pos[1], values, alpha, w[..., 1:]
 
-    def forward(self, x, state: SMTState | None = None, mode: str | None = None):
-        """x (B, T, d_model) → (y (B, T, d_model), SMTState)."""
+    def forward(self, x, state: SMTState | None = None, mode: str | None = None, attention_mask=None):
+        """x (B, T, d_model) → (y (B, T, d_model), SMTState). ``attention_mask`` (B, T): 0 marks padding,
+        whose tokens neither warp H (α = 0) nor write to C (V = 0)."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
+        m = padding_mask(attention_mask, x)
         q_pos, k_pos, values, alpha, warp_v = self.project(x)
+        if m is not None:
+            values, alpha = values * m[:, None, :, None], alpha * m[:, None, :]
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
         args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
         if mode == "chunk" and self.checkpoint is not None and torch.is_grad_enabled():
@@ -216,14 +234,17 @@ class LinearAttention(nn.Module):
             return fourier_features(p, self.basis.kappa_t(p), self.basis.volume)
         return Fn.elu(p) + 1
 
-    def forward(self, x, state=None, mode: str | None = None):
-        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v)."""
+    def forward(self, x, state=None, mode: str | None = None, attention_mask=None):
+        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v); padding (``attention_mask`` 0) writes nothing to S."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
+        m = padding_mask(attention_mask, x)
         B, T, _ = x.shape
         qk = self.qk_proj(x).view(B, T, 2, self.n_heads, self.pdim).permute(2, 0, 3, 1, 4)
         q, k = self._phi(qk[0]), self._phi(qk[1])
         v = self.v_proj(x).view(B, T, self.n_heads, self.d_value).transpose(1, 2)
+        if m is not None:
+            k = k * m[:, None, :, None]
         gamma = torch.sigmoid(self.raw_gamma).to(x.dtype)
         if mode == "chunk":
             y, S = linear_attention_chunked(q, k, v, gamma, state, self.chunk_size)
@@ -251,19 +272,28 @@ class SoftmaxAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.o_proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x, state=None, mode: str | None = None):
-        """x (B, T, d_model) → (y, (K_cache, V_cache)) with caches (B, nh, T_total, d_head)."""
+    def forward(self, x, state=None, mode: str | None = None, attention_mask=None):
+        """x (B, T, d_model) → (y, (K_cache, V_cache, valid)) with caches (B, nh, T_total, d_head) and
+        ``valid`` (B, T_total) bool, False at padding (``attention_mask`` 0), which no query attends to."""
         _check_x(x, self.d_model)
         B, T, _ = x.shape
+        m = padding_mask(attention_mask, x)
+        valid = torch.ones(B, T, dtype=torch.bool, device=x.device) if m is None else m.bool()
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
-        if state is None:
+        if state is not None:
+            k, v = torch.cat([state[0], k], 2), torch.cat([state[1], v], 2)
+            valid = torch.cat([state[2], valid], 1)
+        P = k.shape[2] - T  # cached tokens: query t sees keys ≤ P + t
+        if state is None and m is None:
             y = Fn.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
-            k, v = torch.cat([state[0], k], 2), torch.cat([state[1], v], 2)
-            P = k.shape[2] - T  # cached tokens: query t sees keys ≤ P + t
-            mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(P)
+            causal = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(P)
+            # a padded query sees itself, so that no row is empty (SDPA would return NaN there)
+            own = torch.zeros_like(causal)
+            own[torch.arange(T), P + torch.arange(T)] = True
+            mask = causal & (valid[:, None, None, :] | own)
             y = Fn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), (k, v)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), (k, v, valid)
 
     def state_size(self, seq_len: int) -> int:
         return 2 * self.d_model * seq_len

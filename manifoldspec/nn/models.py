@@ -16,7 +16,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from .._checks import ManifoldSpecError, positive_int
-from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention, padding_mask
 
 MIXERS = {"smt": SpectralManifoldAttention, "softmax": SoftmaxAttention, "linear": LinearAttention}
 
@@ -29,8 +29,11 @@ class ShortConv(nn.Module):
         self.kernel = positive_int(kernel, "kernel")
         self.conv = nn.Conv1d(d_model, d_model, self.kernel, groups=d_model)
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, mask=None):
+        """``mask`` (B, T) 0/1: padded inputs enter the convolution as zeros (as before the sequence starts)."""
         B, T, d = x.shape
+        if mask is not None:
+            x = x * mask[..., None]
         pad = x.new_zeros(B, self.kernel - 1, d) if state is None else state
         xx = torch.cat([pad, x], 1)
         return self.conv(xx.transpose(1, 2)).transpose(1, 2), xx[:, xx.shape[1] - (self.kernel - 1):]
@@ -71,12 +74,13 @@ class SMTBlock(nn.Module):
             self.norm2 = nn.LayerNorm(d_model)
             self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(), nn.Linear(mlp_ratio * d_model, d_model))
 
-    def forward(self, x, state: BlockState | None = None, mode: str | None = None):
+    def forward(self, x, state: BlockState | None = None, mode: str | None = None, attention_mask=None):
         h = self.norm(x)
         cs = None
         if self.conv is not None:
-            h, cs = self.conv(h, None if state is None else state.conv)
-        y, ms = self.mixer(h, None if state is None else state.mixer, mode=mode)
+            m = None if attention_mask is None else padding_mask(attention_mask, h)
+            h, cs = self.conv(h, None if state is None else state.conv, m)
+        y, ms = self.mixer(h, None if state is None else state.mixer, mode=mode, attention_mask=attention_mask)
         x = x + y
         if self.mlp is not None:
             x = x + self.mlp(self.norm2(x))
@@ -104,19 +108,24 @@ class SMTLanguageModel(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         nn.init.normal_(self.embed.weight, std=0.02)
 
-    def forward(self, ids, state=None, mode: str | None = None):
+    def forward(self, ids, state=None, mode: str | None = None, attention_mask=None):
+        """ids (B, T) → (logits (B, T, vocab), state). ``attention_mask`` (B, T), 0 at padding (e.g. a left-padded
+        batch): padded tokens change no state, and positions (with ``max_len``) count real tokens only."""
         if ids.dim() != 2:
             raise ManifoldSpecError(f"ids: expected shape (batch, seq), got {tuple(ids.shape)}")
         x = self.embed(ids)
+        m = padding_mask(attention_mask, x)
+        offset = 0 if state is None else state[0]  # tokens seen so far: an int, or (B,) once padding was given
+        count = torch.ones(ids.shape, dtype=torch.long, device=ids.device) if m is None else m.long()
         if self.pos is not None:
-            offset = 0 if state is None else state[0]
-            x = x + self.pos(torch.arange(offset, offset + ids.shape[1], device=ids.device))
+            pos_ids = (torch.as_tensor(offset, device=ids.device).reshape(-1, 1) + count.cumsum(1) - 1).clamp(min=0)
+            x = x + self.pos(pos_ids)
         layer_states = [None] * len(self.blocks) if state is None else state[1]
         new = []
         for blk, st in zip(self.blocks, layer_states):
-            x, s = blk(x, st, mode=mode)
+            x, s = blk(x, st, mode=mode, attention_mask=m)
             new.append(s)
-        offset = ids.shape[1] + (0 if state is None else state[0])
+        offset = offset + (ids.shape[1] if m is None and not torch.is_tensor(offset) else count.sum(1))
         return Fn.linear(self.norm(x), self.embed.weight), (offset, new)
 
     def state_size(self, seq_len: int) -> int:
