@@ -7,6 +7,10 @@ drawn without replacement from p(g) ∝ a·g^(a−1) (a = 0.01 is Zoology's heav
 uniform). Other query-region tokens are 0 (Zoology figure-2 setting, random_non_queries=False).
 Targets are next tokens: −100 everywhere except at each re-inserted key, whose target is its
 value. Chance accuracy is 1/(V − V/2) for a model that knows only the value range.
+
+Zoology's generator also asserts V > L. Nothing in this layout needs it (keys and values only need
+N distinct tokens each), so it is not enforced; but the CLI's default V = 64 at L = 64/128 is below it,
+and results at V = 64 do not carry over to larger vocabularies (benchmarks/results/nn.md §3d).
 """
 from __future__ import annotations
 
