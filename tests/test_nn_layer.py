@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from manifoldspec import ManifoldSpecError  # noqa: E402
-from manifoldspec.nn import (LinearAttention, SMTLanguageModel, SpectralManifoldAttention, linear_attention_chunked,  # noqa: E402
+from manifoldspec.nn import (LinearAttention, SMTLanguageModel, SMTState, SpectralManifoldAttention, linear_attention_chunked,  # noqa: E402
                              linear_attention_recurrent, smt_chunked, smt_recurrent, torus_basis)
 from manifoldspec.nn.ops.linear import fourier_features, linear_attention_parallel  # noqa: E402
 
@@ -84,6 +84,47 @@ def test_chunked_gradcheck(flow):
     # T = 5 in chunks of 2: a partial last chunk, the carried state and every lag power of the flow decay;
     # the outputs include the final state, whose H the no-flow path builds by a cumulative sum
     assert torch.autograd.gradcheck(lambda *a: (f(*a)[0], f(*a)[1].H, f(*a)[1].C), tuple(args))
+
+
+def _random_state(basis, B, nh, dv, dtype, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    K = basis.n_modes
+    A = torch.complex(torch.randn(B, nh, K, K, dtype=dtype, generator=g), torch.randn(B, nh, K, K, dtype=dtype, generator=g))
+    C = torch.complex(torch.randn(B, nh, K, dv, dtype=dtype, generator=g), torch.randn(B, nh, K, dv, dtype=dtype, generator=g))
+    return 0.1 * (A + A.conj().transpose(-1, -2)), C  # H0 Hermitian
+
+
+@pytest.mark.parametrize("flow", [True, False], ids=["flow", "noflow"])
+def test_gradients_through_initial_state_and_head_parameters(flow):
+    # NN_ANCHORS §2.2: a random h0 with dh0 compared across forms, and every per-head parameter (σ, τ, dt, γ)
+    basis = torus_basis(8, 2)
+    x, p = _inputs(torch.float64, T=13, flow=flow)
+    H0, C0 = _random_state(basis, 2, 3, 5, torch.float64)
+    leaves = [H0, C0] + [p[k] for k in ("sigma", "tau", "flow_dt", "gamma") if p[k] is not None]
+    for a in leaves:
+        a.requires_grad_()
+    w = torch.randn(2, 3, 13, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    outs = []
+    for fn in (smt_recurrent, lambda *a, **k: smt_chunked(*a, **k, chunk_size=4)):
+        y, st = fn(basis, **x, **p, state=SMTState(H0, C0))
+        loss = (y * w).sum() + st.H.real.square().sum() + st.C.imag.sum()
+        outs.append(torch.autograd.grad(loss, leaves))
+    for a, b in zip(*outs):
+        assert float(a.abs().max()) > 0 and _rel(b, a) <= 1e-10
+
+
+def test_chunked_gradcheck_initial_state_and_gamma():
+    basis = torus_basis(5, 2)
+    x, p = _inputs(torch.float64, B=1, nh=3, T=5, dv=2)
+    H0, C0 = _random_state(basis, 1, 3, 2, torch.float64)
+    gamma = p["gamma"].clone().clamp(max=0.97).requires_grad_()  # γ = 1 is the edge of (0, 1]: FD would step past it
+    H0.requires_grad_(), C0.requires_grad_()
+
+    def f(H0, C0, gamma):
+        y, st = smt_chunked(basis, **x, **dict(p, gamma=gamma), state=SMTState(H0, C0), chunk_size=2)
+        return y, st.H, st.C
+
+    assert torch.autograd.gradcheck(f, (H0, C0, gamma))
 
 
 def test_zero_warp_unit_filter_is_linear_attention_with_fourier_features():
