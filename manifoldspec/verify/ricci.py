@@ -70,17 +70,19 @@ def unit_area_icosphere(level: int):
     return conformal_mesh(V * np.sqrt(4 * np.pi / A0), F)
 
 
-def l2_mode_rate(mesh, dt: float, *, T: float = 0.5, eps: float = 1e-4):
+def l2_mode_rate(mesh, dt: float, *, T: float = 0.5, eps: float = 1e-4, mode=None):
     """Fitted exponential rate of the l = 2 coefficient of u under the normalized flow from u0 = εY₂.
 
     Y₂ = z² − 1/3 (z on the unit sphere); the coefficient is the dual-area-weighted projection
     ⟨u, Y₂⟩/⟨Y₂, Y₂⟩. The icosahedrally symmetric background relaxation of the icosphere has no
     l = 2 component (no icosahedral invariant of degree 2), so no baseline run is needed.
+    ``mode``: another zonal harmonic as a function of z (e.g. z for l = 1, 5z³ − 3z for l = 3; the
+    icosahedral invariants have degrees 0, 6, 10, …, so those need no baseline either).
     """
     from ..flow.mesh_flow import mesh_flow
 
     x = mesh.vertices / np.linalg.norm(mesh.vertices, axis=1, keepdims=True)
-    Y = x[:, 2] ** 2 - 1 / 3
+    Y = x[:, 2] ** 2 - 1 / 3 if mode is None else np.asarray(mode(x[:, 2]), dtype=float)
     w = mesh.curvature(np.zeros(mesh.n_vertices))["dual_area"] * Y
     steps = int(round(T / dt))
     run = mesh_flow(mesh, dt=dt, steps=steps, u0=eps * Y, method="implicit", normalized=True)
@@ -88,13 +90,13 @@ def l2_mode_rate(mesh, dt: float, *, T: float = 0.5, eps: float = 1e-4):
     return float(np.polyfit(run.times, np.log(np.abs(c)), 1)[0]), run.times, c
 
 
-def richardson_rate(mesh, dt: float):
+def richardson_rate(mesh, dt: float, mode=None):
     """Richardson extrapolation of :func:`l2_mode_rate`, removing the first-order time-step error.
 
     Returns (2·rate(dt/2) − rate(dt), rate(dt), rate(dt/2), times, coefficients of the dt/2 run).
     """
-    r1 = l2_mode_rate(mesh, dt)[0]
-    r2, t, c = l2_mode_rate(mesh, dt / 2)
+    r1 = l2_mode_rate(mesh, dt, mode=mode)[0]
+    r2, t, c = l2_mode_rate(mesh, dt / 2, mode=mode)
     return 2 * r2 - r1, r1, r2, t, c
 
 
