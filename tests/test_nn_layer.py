@@ -338,3 +338,18 @@ def test_padding_mask_errors():
         layer(x, attention_mask=torch.ones(2, 4))
     with pytest.raises(ManifoldSpecError, match="attention_mask"):
         layer(x, attention_mask=torch.full((2, 5), 0.5))
+
+
+def test_index_positions_ablation_ignores_content_for_positions():
+    torch.manual_seed(6)
+    layer = SpectralManifoldAttention(12, n_heads=2, positions="index").double()
+    x = torch.randn(2, 11, 12, dtype=torch.float64)
+    y, _ = layer(x)
+    y2, _ = layer(x, mode="recurrent")
+    assert _rel(y2, y) <= 1e-10
+    y.square().sum().backward()
+    assert layer.pos_proj.weight.grad is None and float(layer.omega.grad.abs().max()) > 0
+    with pytest.raises(ManifoldSpecError, match="state"):
+        layer(x, state=_)
+    with pytest.raises(ManifoldSpecError, match="positions"):
+        SpectralManifoldAttention(12, positions="rope")

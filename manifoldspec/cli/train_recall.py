@@ -55,6 +55,8 @@ def add_parser(sub) -> None:
     m.add_argument("--flow", action="store_true", help="SMT: decay H by the linearized Ricci flow D = exp(−|q|² dt)")
     m.add_argument("--no-warp", action="store_true",
                    help="SMT ablation: no token warp (α ≡ 0, so H ≡ 0): kernelized linear attention with the torus modes")
+    m.add_argument("--positions", choices=("content", "index"), default="content",
+                   help="SMT: token positions from content (default) or the ablation μ_t = q_t = ω·t (position only)")
     m.add_argument("--linear-features", type=int, default=None,
                    help="linear attention: elu feature dimension d_f (default: the smallest whose state is at least "
                         "the SMT model's, an equal-state baseline)")
@@ -106,7 +108,8 @@ def run(args) -> int:
                       n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
                       power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0],
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
-                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp})
+                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
+                           "positions": args.positions})
     if "linear" in mixers:
         cfg = replace(cfg, linear={"feature_dim": args.linear_features or equal_state_features(cfg)})
     show = not args.no_progress and sys.stderr.isatty()

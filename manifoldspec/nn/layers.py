@@ -87,6 +87,10 @@ class SpectralManifoldAttention(nn.Module):
         ``flow_dt=1e-3`` turns on the linearized Ricci–DeTurck decay of DESIGN.md §6–§7 (learned per head).
     warp : bool
         Learn a token warp (False: α ≡ 0, plain kernelized linear attention).
+    positions : {"content", "index"}
+        How q_t and μ_t are made: linear maps of x_t (default), or the ablation μ_t = q_t = ω·t with a
+        learned frequency ω per head (position only, a linear time-invariant kernel like RoPE; NN_ANCHORS
+        §6.1.3). "index" has no streaming state: call it on whole sequences.
     mode : {"chunk", "recurrent"}
         Default form; ``forward(..., mode=...)`` overrides it.
     chunk_size : int, optional
@@ -102,7 +106,7 @@ class SpectralManifoldAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
                  filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float | None = None,
                  gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int | None = None,
-                 checkpoint: int | None = None):
+                 checkpoint: int | None = None, positions: str = "content"):
         super().__init__()
         self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
         if filter not in FILTERS:
@@ -115,7 +119,12 @@ class SpectralManifoldAttention(nn.Module):
         self.filter, self.mode, self.warp = filter, _check_mode(mode), bool(warp)
         self.chunk_size = None if chunk_size is None else positive_int(chunk_size, "chunk_size")
         self.checkpoint = None if checkpoint is None else positive_int(checkpoint, "checkpoint")
+        if positions not in ("content", "index"):
+            raise ManifoldSpecError(f"positions: expected 'content' or 'index', got {positions!r}")
+        self.positions = positions
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
+        # ablation: μ_t = q_t = ω·t; frequencies spread so that the first tokens land apart on the torus
+        self.omega = nn.Parameter(torch.randn(nh, n) * 0.5) if positions == "index" else None
         self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t
         self.warp_proj = nn.Linear(d_model, nh * (1 + n))  # α_t (pre-softplus) and v_t
         self.v_proj = nn.Linear(d_model, nh * (dv + 1))  # V_t and the gate w_t
@@ -138,6 +147,9 @@ class SpectralManifoldAttention(nn.Module):
         B, T, _ = x.shape
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
+        if self.omega is not None:
+            t = torch.arange(T, dtype=x.dtype, device=x.device)
+            pos = (t[:, None] * self.omega.to(x.dtype)[:, None, :]).expand(2, B, nh, T, n)
         w = self.warp_proj(x).view(B, T, nh, 1 + n).transpose(1, 2)
         alpha = Fn.softplus(w[..., 0]) if self.warp else torch.zeros_like(w[..., 0])
         vv = self.v_proj(x).view(B, T, nh, dv + 1).transpose(1, 2)
@@ -149,6 +161,9 @@ class SpectralManifoldAttention(nn.Module):
         whose tokens neither warp H (α = 0) nor write to C (V = 0)."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
+        if self.omega is not None and state is not None:
+            raise ManifoldSpecError("state: positions='index' (μ_t = ω·t) has no streaming state; call the layer on "
+                                    "whole sequences")
         m = padding_mask(attention_mask, x)
         q_pos, k_pos, values, alpha, warp_v = self.project(x)
         if m is not None:
