@@ -353,3 +353,19 @@ def test_index_positions_ablation_ignores_content_for_positions():
         layer(x, state=_)
     with pytest.raises(ManifoldSpecError, match="positions"):
         SpectralManifoldAttention(12, positions="rope")
+
+
+def test_taylor_features_give_the_second_order_exponential_kernel():
+    torch.manual_seed(7)
+    lin = LinearAttention(16, n_heads=2, feature_dim=4, feature_map="taylor").double()
+    p, r = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    s = (p * r).sum(-1) / 2.0  # qᵀk/√f, f = 4
+    assert _rel((lin._phi(p) * lin._phi(r)).sum(-1), 1 + s + s**2 / 2) <= 1e-14
+    assert lin.feature_dim == 1 + 4 + 16 and lin.state_size() == 2 * (1 + 4 + 10) * 8
+    # the state's p pᵀ rows come in equal pairs (i, j) = (j, i): 1 + f + f(f+1)/2 distinct rows, as counted
+    _, S = lin(torch.randn(1, 40, 16, dtype=torch.float64))
+    quad = S[0, 0, 5:].reshape(4, 4, -1)
+    assert _rel(quad.transpose(0, 1), quad) <= 1e-15
+    y1, _ = lin(torch.randn(2, 9, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))
+    y2, _ = lin(torch.randn(2, 9, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), mode="recurrent")
+    assert _rel(y2, y1) <= 1e-12

@@ -86,7 +86,7 @@ def test_cli_linear_baseline_defaults_to_equal_state(tmp_path, capsys):
     assert main(["train-recall", "--mixers", "smt,linear", "--steps", "1", "--batch-size", "2", "--test-examples", "2",
                  "--d-model", "16", "--heads", "2", "--modes", "5", "--train-slices", "16:2", "--out", str(out),
                  "--no-progress"]) == 0
-    assert "d_f = 7 (equal state with SMT)" in capsys.readouterr().out
+    assert "feature_dim = 7 (equal state with SMT)" in capsys.readouterr().out
     state = {r["mixer"]: r["state_size"] for r in json.loads(out.read_text())["results"]}
     # SMT: 2 layers · 2 heads · (5·6/2 + 5·8) = 220; linear: 2 · 2 · d_f · 8 = 32 d_f, smallest d_f with ≥ 220 is 7
     assert state["smt"] == 220

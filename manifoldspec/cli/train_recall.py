@@ -58,8 +58,10 @@ def add_parser(sub) -> None:
     m.add_argument("--positions", choices=("content", "index"), default="content",
                    help="SMT: token positions from content (default) or the ablation μ_t = q_t = ω·t (position only)")
     m.add_argument("--linear-features", type=int, default=None,
-                   help="linear attention: elu feature dimension d_f (default: the smallest whose state is at least "
-                        "the SMT model's, an equal-state baseline)")
+                   help="linear attention: feature dimension (elu: d_f; taylor: the projection size f) (default: the "
+                        "smallest whose state is at least the SMT model's, an equal-state baseline)")
+    m.add_argument("--linear-map", choices=("elu", "taylor"), default="elu",
+                   help="linear attention's feature map: elu + 1, or Based's second-order Taylor map (default elu)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -111,14 +113,15 @@ def run(args) -> int:
                            "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
                            "positions": args.positions})
     if "linear" in mixers:
-        cfg = replace(cfg, linear={"feature_dim": args.linear_features or equal_state_features(cfg)})
+        cfg = replace(cfg, linear={"feature_map": args.linear_map})
+        cfg = replace(cfg, linear={**cfg.linear, "feature_dim": args.linear_features or equal_state_features(cfg)})
     show = not args.no_progress and sys.stderr.isatty()
     chance = 1.0 / (cfg.vocab_size - cfg.vocab_size // 2)
     cols = [f"L={L},N={N}" for L, N in test]
     print(f"MQAR accuracy (V={cfg.vocab_size}, chance {chance:.4f}, {cfg.steps} steps × batch {cfg.batch_size})")
     if "linear" in mixers:
         how = "given" if args.linear_features else "equal state with SMT"
-        print(f"linear attention: elu features, d_f = {cfg.linear['feature_dim']} ({how})")
+        print(f"linear attention: {args.linear_map} features, feature_dim = {cfg.linear['feature_dim']} ({how})")
     if len(lrs) > 1 or len(seeds) > 1:
         return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
     results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]

@@ -20,6 +20,7 @@ from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.spectral import FILTERS
 
 MODES = ("chunk", "recurrent")
+FEATURE_MAPS = ("elu", "taylor", "fourier")
 
 
 def _inv_softplus(x: float) -> float:
@@ -216,8 +217,10 @@ class LinearAttention(nn.Module):
     """Causal linear attention (no normalizer; per-head RMSNorm on the output), decay γ.
 
     ``feature_map``: "elu" (φ = elu + 1, Katharopoulos et al. 2020) on a projection of size
-    ``feature_dim``, or "fourier" (φ = [cos κ·p, sin κ·p]/√V of a projected torus position p,
-    κ the first ``feature_dim``/2 modes — SMT with H ≡ 0 and f ≡ 1).
+    ``feature_dim``; "taylor" (Based, Arora et al. 2024: φ(p) = [1, p/f^¼, vec(p pᵀ)/(√2·√f)] of a
+    projection p of size f = ``feature_dim``, so φ(q)ᵀφ(k) = 1 + s + s²/2 with s = qᵀk/√f, the
+    second-order Taylor expansion of e^s); or "fourier" (φ = [cos κ·p, sin κ·p]/√V of a projected
+    torus position p, κ the first ``feature_dim``/2 modes — SMT with H ≡ 0 and f ≡ 1).
     """
 
     def __init__(self, d_model: int, n_heads: int = 1, feature_dim: int = 16, feature_map: str = "elu",
@@ -225,14 +228,17 @@ class LinearAttention(nn.Module):
                  chunk_size: int = 64):
         super().__init__()
         self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
-        if feature_map not in ("elu", "fourier"):
-            raise ManifoldSpecError(f"feature_map: expected 'elu' or 'fourier', got {feature_map!r}")
+        if feature_map not in FEATURE_MAPS:
+            raise ManifoldSpecError(f"feature_map: expected one of {FEATURE_MAPS}, got {feature_map!r}")
         self.feature_map, self.mode, self.chunk_size = feature_map, _check_mode(mode), positive_int(chunk_size, "chunk_size")
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
         nh, dv = self.n_heads, self.d_value
         if feature_map == "fourier":
             self.basis = torus_basis(max(1, positive_int(feature_dim, "feature_dim") // 2), latent_dim)
             self.feature_dim, pdim = 2 * self.basis.n_modes, latent_dim
+        elif feature_map == "taylor":
+            f = positive_int(feature_dim, "feature_dim")
+            self.basis, self.feature_dim, pdim = None, 1 + f + f * f, f
         else:
             self.basis, self.feature_dim, pdim = None, positive_int(feature_dim, "feature_dim"), feature_dim
         self.pdim = pdim
@@ -247,6 +253,10 @@ class LinearAttention(nn.Module):
     def _phi(self, p):
         if self.feature_map == "fourier":
             return fourier_features(p, self.basis.kappa_t(p), self.basis.volume)
+        if self.feature_map == "taylor":
+            f = p.shape[-1]
+            quad = (p[..., :, None] * p[..., None, :]).flatten(-2) / math.sqrt(2 * f)
+            return torch.cat([torch.ones_like(p[..., :1]), p / f**0.25, quad], dim=-1)
         return Fn.elu(p) + 1
 
     def forward(self, x, state=None, mode: str | None = None, attention_mask=None):
@@ -271,8 +281,14 @@ class LinearAttention(nn.Module):
         """Recurrent state in real scalars per sequence: nh·d_f·d_v for elu features. Fourier features
         [cos κ·p, sin κ·p] over a mode set closed under m → −m span only K = ``basis.n_modes`` functions
         (cos κ_{−m}·p = cos κ_m·p, sin κ_{−m}·p = −sin κ_m·p), so the state holds nh·K·d_v (as
-        :meth:`SpectralManifoldAttention.state_size` counts C)."""
-        rank = self.basis.n_modes if self.feature_map == "fourier" else self.feature_dim
+        :meth:`SpectralManifoldAttention.state_size` counts C). Taylor features hold p pᵀ, symmetric, so
+        their 1 + f + f² features span 1 + f + f(f+1)/2 (Based's state formula)."""
+        if self.feature_map == "fourier":
+            rank = self.basis.n_modes
+        elif self.feature_map == "taylor":
+            rank = 1 + self.pdim + self.pdim * (self.pdim + 1) // 2
+        else:
+            rank = self.feature_dim
         return self.n_heads * rank * self.d_value
 
 

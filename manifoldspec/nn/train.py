@@ -65,13 +65,16 @@ def build_model(mixer: str, cfg: TrainConfig) -> SMTLanguageModel:
 
 
 def equal_state_features(cfg: TrainConfig) -> int:
-    """The smallest elu feature dimension d_f whose linear-attention state is at least the SMT layer's
-    (``state_size`` of both models under ``cfg``): the equal-state baseline, rounded in linear attention's favour."""
+    """The smallest ``feature_dim`` whose linear-attention state (with ``cfg.linear``'s feature map, default
+    elu) is at least the SMT layer's (``state_size`` of both models under ``cfg``): the equal-state baseline,
+    rounded in linear attention's favour."""
     from dataclasses import replace
 
     smt = build_model("smt", cfg).state_size(1)
-    per_feature = build_model("linear", replace(cfg, linear={**cfg.linear, "feature_dim": 1, "feature_map": "elu"})).state_size(1)
-    return -(-smt // per_feature)
+    for f in range(1, 100_000):
+        if build_model("linear", replace(cfg, linear={**cfg.linear, "feature_dim": f})).state_size(1) >= smt:
+            return f
+    raise ManifoldSpecError("linear: no feature dimension reaches the SMT state")  # pragma: no cover
 
 
 def _loss_acc(model, x, y):
