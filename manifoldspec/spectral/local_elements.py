@@ -61,10 +61,18 @@ def touched_elements(disc, warp: TokenWarp, cutoff: float = 8.0) -> np.ndarray:
     return np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits] + [np.zeros(0, np.int64)]))
 
 
-def local_warp(disc, warp: TokenWarp, *, base_metric=None, cutoff: float = 8.0) -> LocalWarp:
+def base_element_matrices(disc, base_metric=None) -> tuple:
+    """(K0_e, M0_e) (E, n_loc, n_loc) of every element under the base metric: compute once and pass as
+    ``base_elements`` when many warps share a base, so each call computes only the warped elements."""
+    K0, M0, _ = element_matrices(disc, IdentityMetric() if base_metric is None else base_metric)
+    return K0, M0
+
+
+def local_warp(disc, warp: TokenWarp, *, base_metric=None, cutoff: float = 8.0, base_elements=None) -> LocalWarp:
     """δK_e, δM_e on the touched elements of the tokens' bumps added to the base metric:
     g = g0 + Σ α_i G_i v_i v_iᵀ against g0 = ``base_metric`` (default the induced metric, so g = ``warp``).
-    Dropped: elements where every bump is below e^{−cutoff²/2}."""
+    Dropped: elements where every bump is below e^{−cutoff²/2}. ``base_elements``: the output of
+    :func:`base_element_matrices` for the same ``base_metric`` (else the base elements are recomputed)."""
     which = touched_elements(disc, warp, cutoff)
     if len(which) == 0:
         n = disc.elements.shape[1]
@@ -73,12 +81,20 @@ def local_warp(disc, warp: TokenWarp, *, base_metric=None, cutoff: float = 8.0) 
     base = IdentityMetric() if base_metric is None else base_metric
     full = warp if base_metric is None else SumMetric(base, warp.perturbation)
     Kw, Mw, dofs = element_matrices(disc, full, which=which)
-    K0, M0, _ = element_matrices(disc, base, which=which)
+    if base_elements is None:
+        K0, M0, _ = element_matrices(disc, base, which=which)
+    else:
+        K0, M0 = (np.asarray(a) for a in base_elements)
+        want = (disc.elements.shape[0],) + Kw.shape[1:]
+        if K0.shape != want or M0.shape != want:
+            raise ManifoldSpecError(f"base_elements: expected per-element matrices {want} of this discretization "
+                                    f"(base_element_matrices), got {K0.shape} and {M0.shape}")
+        K0, M0 = K0[which], M0[which]
     return LocalWarp(which, dofs, Kw - K0, Mw - M0, float(cutoff))
 
 
 def local_fe_elements(base, warp: TokenWarp, *, base_metric=None, cutoff: float = 8.0,
-                      drop_tol: float = 1e-14) -> MatrixElements:
+                      drop_tol: float = 1e-14, base_elements=None) -> MatrixElements:
     """Matrix elements δK̃ = Φ0ᵀ δK Φ0, δM̃ of a token warp from its touched elements only.
 
     Parameters
@@ -93,12 +109,14 @@ def local_fe_elements(base, warp: TokenWarp, *, base_metric=None, cutoff: float 
         Elements farther than cutoff·σ from every token are skipped (default 8).
     drop_tol : float
         Relative drop tolerance of the returned sparse matrices (as in ``fe_elements``).
+    base_elements : tuple, optional
+        :func:`base_element_matrices` of ``base.discretization`` and ``base_metric``, reused across calls.
 
     Returns
     -------
     MatrixElements (real symmetric), equal to ``fe_elements(base, g0 + bumps)`` up to the skipped bump tails.
     """
-    loc = local_warp(base.discretization, warp, base_metric=base_metric, cutoff=cutoff)
+    loc = local_warp(base.discretization, warp, base_metric=base_metric, cutoff=cutoff, base_elements=base_elements)
     Phi = base.eigenvectors[loc.dofs]  # (E_t, n_loc, K)
     dK = np.einsum("eik,eij,ejl->kl", Phi, loc.dK, Phi, optimize=True)
     dM = np.einsum("eik,eij,ejl->kl", Phi, loc.dM, Phi, optimize=True)
