@@ -353,6 +353,11 @@ def test_index_positions_ablation_ignores_content_for_positions():
         layer(x, state=_)
     with pytest.raises(ManifoldSpecError, match="positions"):
         SpectralManifoldAttention(12, positions="rope")
+    # index positions count real tokens: a left-padded sequence gives the unpadded outputs
+    with torch.no_grad():
+        alone, _ = layer(x[:1, 3:])
+        padded, _ = layer(x[:1], attention_mask=torch.tensor([[0] * 3 + [1] * 8]))
+    assert _rel(padded[0, 3:], alone[0]) <= 1e-10
 
 
 def test_taylor_features_give_the_second_order_exponential_kernel():

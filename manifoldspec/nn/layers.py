@@ -143,14 +143,15 @@ class SpectralManifoldAttention(nn.Module):
         dt = None if self.raw_dt is None else Fn.softplus(self.raw_dt)
         return self.log_sigma.exp(), Fn.softplus(self.raw_tau), dt, torch.sigmoid(self.raw_gamma)
 
-    def project(self, x):
+    def project(self, x, mask=None):
         """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v)."""
         B, T, _ = x.shape
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
         if self.omega is not None:
-            t = torch.arange(T, dtype=x.dtype, device=x.device)
-            pos = (t[:, None] * self.omega.to(x.dtype)[:, None, :]).expand(2, B, nh, T, n)
+            # token index; with padding (mask 0/1) it counts real tokens, so left padding does not shift it
+            t = torch.arange(T, dtype=x.dtype, device=x.device).expand(B, T) if mask is None else mask.cumsum(1) - 1
+            pos = (t[:, None, :, None] * self.omega.to(x.dtype)[None, :, None, :]).expand(2, B, nh, T, n)
         w = self.warp_proj(x).view(B, T, nh, 1 + n).transpose(1, 2)
         alpha = Fn.softplus(w[..., 0]) if self.warp else torch.zeros_like(w[..., 0])
         vv = self.v_proj(x).view(B, T, nh, dv + 1).transpose(1, 2)
@@ -166,7 +167,7 @@ class SpectralManifoldAttention(nn.Module):
             raise ManifoldSpecError("state: positions='index' (μ_t = ω·t) has no streaming state; call the layer on "
                                     "whole sequences")
         m = padding_mask(attention_mask, x)
-        q_pos, k_pos, values, alpha, warp_v = self.project(x)
+        q_pos, k_pos, values, alpha, warp_v = self.project(x, m)
         if m is not None:
             values, alpha = values * m[:, None, :, None], alpha * m[:, None, :]
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
