@@ -163,3 +163,30 @@ def test_cli_no_warp_ablation(tmp_path):
     for block in build_model("smt", cfg).blocks:  # α ≡ 0: the layer's token warp is off
         assert not block.mixer.warp
         assert float(block.mixer.project(block.mixer.pos_proj.weight.new_zeros(1, 8, 16) + x[..., None])[3].abs().max()) == 0
+
+
+def test_induction_batch_structure(rng):
+    from manifoldspec.nn.mqar import induction_batch
+
+    x, y = induction_batch(16, 40, 64, rng)
+    assert x.shape == y.shape == (64, 40) and x.dtype == torch.int64
+    for b in range(64):
+        where = torch.nonzero(x[b] == 0).ravel()
+        assert len(where) == 2 and where[-1] == 39 and where[0] <= 37  # the special token twice, last at the end
+        scored = torch.nonzero(y[b] != -100).ravel()
+        assert scored.tolist() == [39] and y[b, 39] == x[b, where[0] + 1] and 1 <= y[b, 39] < 16
+    assert TrainConfig(vocab_size=16, task="induction", train_slices=((8, 1),), test_slices=((8, 1),)).chance == 1 / 15
+    with pytest.raises(ManifoldSpecError, match="task"):
+        TrainConfig(task="copy")
+    with pytest.raises(ManifoldSpecError, match="seq_len"):
+        induction_batch(16, 3, 2, rng)
+
+
+def test_cli_induction_task(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["train-recall", "--task", "induction", "--mixers", "softmax,smt", "--vocab", "16", "--steps", "2",
+                 "--batch-size", "4", "--test-examples", "4", "--d-model", "16", "--train-slices", "16:1",
+                 "--test-slices", "16:1,64:1", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "induction-heads accuracy (V=16, chance 0.0667" in text and "L=64,N=1" in text
+    assert json.loads(out.read_text())["config"]["task"] == "induction"

@@ -38,6 +38,10 @@ def add_parser(sub) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixers", default="smt,softmax,linear", help="comma-separated mixers to train (default: all three)")
     d = p.add_argument_group("data")
+    d.add_argument("--task", choices=("mqar", "induction"), default="mqar",
+                   help="mqar (default), or induction: single-query recall of the token after a special token "
+                        "(Mamba's induction heads; the N of each slice is ignored, e.g. --train-slices 64:1 "
+                        "--test-slices 64:1,256:1,1024:1 for length extrapolation)")
     d.add_argument("--vocab", type=int, default=64, help="vocabulary size V: keys in [1, V/2), values in [V/2, V) (default 64)")
     d.add_argument("--train-slices", default="64:4,64:8", help="training (seq_len:num_pairs) slices, cycled per step (default 64:4,64:8)")
     d.add_argument("--test-slices", default=None, help="evaluation slices (default: the training slices)")
@@ -108,7 +112,7 @@ def run(args) -> int:
     test = _slices(args.test_slices, "--test-slices") if args.test_slices else train
     cfg = TrainConfig(vocab_size=args.vocab, train_slices=train, test_slices=test, d_model=args.d_model,
                       n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
-                      power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0],
+                      power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0], task=args.task,
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
                            "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
                            "positions": args.positions})
@@ -116,9 +120,10 @@ def run(args) -> int:
         cfg = replace(cfg, linear={"feature_map": args.linear_map})
         cfg = replace(cfg, linear={**cfg.linear, "feature_dim": args.linear_features or equal_state_features(cfg)})
     show = not args.no_progress and sys.stderr.isatty()
-    chance = 1.0 / (cfg.vocab_size - cfg.vocab_size // 2)
+    chance = cfg.chance
     cols = [f"L={L},N={N}" for L, N in test]
-    print(f"MQAR accuracy (V={cfg.vocab_size}, chance {chance:.4f}, {cfg.steps} steps × batch {cfg.batch_size})")
+    task = "MQAR" if cfg.task == "mqar" else "induction-heads"
+    print(f"{task} accuracy (V={cfg.vocab_size}, chance {chance:.4f}, {cfg.steps} steps × batch {cfg.batch_size})")
     if "linear" in mixers:
         how = "given" if args.linear_features else "equal state with SMT"
         print(f"linear attention: {args.linear_map} features, feature_dim = {cfg.linear['feature_dim']} ({how})")

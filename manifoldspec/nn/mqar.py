@@ -75,3 +75,24 @@ def mqar_batch(cfg: MQARConfig, batch_size: int, rng: np.random.Generator):
     tgt = np.full((B, L), IGNORE, dtype=np.int64)
     tgt[rows, ctx + 2 * gaps] = vals  # predict the value at the re-inserted key
     return torch.from_numpy(seq), torch.from_numpy(tgt)
+
+
+def induction_batch(vocab_size: int, seq_len: int, batch_size: int, rng: np.random.Generator):
+    """Induction heads / single-query associative recall (the Mamba protocol, NN_ANCHORS.md T3).
+
+    Tokens are uniform in [1, V); the special token 0 appears twice: once at a random position p
+    (followed by the target x_{p+1}) and again at the last position, whose target is x_{p+1}. Only that
+    last position is scored, so chance is 1/(V − 1). Returns inputs and targets (B, L) int64.
+    """
+    B, V, L = (positive_int(batch_size, "batch_size"), positive_int(vocab_size, "vocab_size"),
+               positive_int(seq_len, "seq_len"))
+    if V < 3 or L < 4:
+        raise ManifoldSpecError(f"vocab_size, seq_len: induction needs V ≥ 3 and L ≥ 4, got V={V}, L={L}")
+    seq = rng.integers(1, V, size=(B, L))
+    p = rng.integers(0, L - 2, size=B)  # the first special token; p + 1 ≤ L − 2 keeps the target in the context
+    rows = np.arange(B)
+    seq[rows, p] = 0
+    seq[:, L - 1] = 0
+    tgt = np.full((B, L), IGNORE, dtype=np.int64)
+    tgt[:, L - 1] = seq[rows, p + 1]
+    return torch.from_numpy(seq.astype(np.int64)), torch.from_numpy(tgt)

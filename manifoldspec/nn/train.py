@@ -16,7 +16,7 @@ import torch.nn.functional as Fn
 
 from .._checks import ManifoldSpecError, positive_int, positive_scalar
 from .models import MIXERS, SMTLanguageModel
-from .mqar import IGNORE, MQARConfig, mqar_batch
+from .mqar import IGNORE, MQARConfig, induction_batch, mqar_batch
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,38 @@ class TrainConfig:
     smt: dict = field(default_factory=lambda: {"n_modes": 5, "latent_dim": 2, "flow_dt": None})
     linear: dict = field(default_factory=lambda: {"feature_dim": 16})
     softmax: dict = field(default_factory=dict)
+    # "mqar", or "induction" (single query, NN_ANCHORS T3; num_pairs in the slices is ignored)
+    task: str = "mqar"
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "steps", "batch_size", "test_examples"):
             positive_int(getattr(self, name), name)
         positive_scalar(self.lr, "lr")
+        if self.task not in TASKS:
+            raise ManifoldSpecError(f"task: expected one of {TASKS}, got {self.task!r}")
         for name in ("train_slices", "test_slices"):
             if not getattr(self, name):
                 raise ManifoldSpecError(f"{name}: need at least one (seq_len, num_pairs) slice")
             for L, N in getattr(self, name):
-                MQARConfig(self.vocab_size, L, N, self.power_a)  # validates
+                if self.task == "mqar":
+                    MQARConfig(self.vocab_size, L, N, self.power_a)  # validates
+                else:
+                    induction_batch(self.vocab_size, L, 1, np.random.default_rng(0))  # validates
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of guessing a uniform answer token."""
+        return 1.0 / (self.vocab_size - (1 if self.task == "induction" else self.vocab_size // 2))
+
+
+TASKS = ("mqar", "induction")
+
+
+def task_batch(cfg: TrainConfig, L: int, N: int, batch_size: int, rng):
+    """One batch of ``cfg.task`` at sequence length L (N pairs for MQAR)."""
+    if cfg.task == "induction":
+        return induction_batch(cfg.vocab_size, L, batch_size, rng)
+    return mqar_batch(MQARConfig(cfg.vocab_size, L, N, cfg.power_a), batch_size, rng)
 
 
 def build_model(mixer: str, cfg: TrainConfig) -> SMTLanguageModel:
@@ -96,7 +118,7 @@ def evaluate_recall(model, cfg: TrainConfig, seed: int = 12345, batch: int = 128
         accs, n = [], 0
         while n < cfg.test_examples:
             b = min(batch, cfg.test_examples - n)
-            x, y = mqar_batch(MQARConfig(cfg.vocab_size, L, N, cfg.power_a), b, rng)
+            x, y = task_batch(cfg, L, N, b, rng)
             accs.append(float(_loss_acc(model, x, y)[1]) * b)
             n += b
         out[(L, N)] = sum(accs) / n
@@ -126,7 +148,6 @@ def train_recall(mixer: str, cfg: TrainConfig = TrainConfig(), *, progress: bool
         return 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    slices = [MQARConfig(cfg.vocab_size, L, N, cfg.power_a) for L, N in cfg.train_slices]
     losses = []
     bar = None
     if progress:
@@ -135,7 +156,7 @@ def train_recall(mixer: str, cfg: TrainConfig = TrainConfig(), *, progress: bool
     t0 = time.perf_counter()
     run = 0.0
     for step in range(cfg.steps):
-        x, y = mqar_batch(slices[step % len(slices)], cfg.batch_size, rng)
+        x, y = task_batch(cfg, *cfg.train_slices[step % len(cfg.train_slices)], cfg.batch_size, rng)
         loss, acc = _loss_acc(model, x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
