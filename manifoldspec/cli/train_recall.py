@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from .._checks import ManifoldSpecError
 
@@ -13,7 +14,7 @@ EPILOG = """examples:
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
 
-Chance accuracy is 1/(V − V/2) (guessing a value token). Linear attention gets the equal-state d_f unless --linear-features is given.
+Chance accuracy is 1/(V − V/2) for MQAR (guessing a value token), 1/(V − 1) for --task induction. Linear attention gets the equal-state d_f unless --linear-features is given.
 Needs torch: pip install manifoldspec[nn].
 """
 
@@ -97,8 +98,6 @@ def run(args) -> int:
     except ImportError:
         raise ManifoldSpecError("train-recall needs PyTorch: pip install manifoldspec[nn]") from None
     from ..nn.models import MIXERS
-    from dataclasses import replace
-
     from ..nn.train import TrainConfig, equal_state_features, plot_recall, train_recall
 
     mixers = [m.strip() for m in args.mixers.split(",") if m.strip()]
@@ -117,8 +116,9 @@ def run(args) -> int:
                            "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
                            "positions": args.positions})
     if "linear" in mixers:
-        cfg = replace(cfg, linear={"feature_map": args.linear_map})
-        cfg = replace(cfg, linear={**cfg.linear, "feature_dim": args.linear_features or equal_state_features(cfg)})
+        cfg = replace(cfg, linear={"feature_map": args.linear_map, "feature_dim": args.linear_features or 1})
+        if args.linear_features is None:
+            cfg = replace(cfg, linear={**cfg.linear, "feature_dim": equal_state_features(cfg)})
     show = not args.no_progress and sys.stderr.isatty()
     chance = cfg.chance
     cols = [f"L={L},N={N}" for L, N in test]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -90,8 +90,6 @@ def equal_state_features(cfg: TrainConfig) -> int:
     """The smallest ``feature_dim`` whose linear-attention state (with ``cfg.linear``'s feature map, default
     elu) is at least the SMT layer's (``state_size`` of both models under ``cfg``): the equal-state baseline,
     rounded in linear attention's favour."""
-    from dataclasses import replace
-
     smt = build_model("smt", cfg).state_size(1)
     for f in range(1, 100_000):
         if build_model("linear", replace(cfg, linear={**cfg.linear, "feature_dim": f})).state_size(1) >= smt:
