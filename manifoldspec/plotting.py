@@ -60,6 +60,8 @@ def plot_eigenfunctions(spectrum, path, *, indices=None, n: int = 8, grid: int =
     cols = min(4, len(idx))
     nrows = -(-len(idx) // cols)
     surface = disc.kind == "surface"
+    if disc.dim == 1:
+        return _plot_eigenfunctions_1d(spectrum, path, idx, grid)
     fig = plt.figure(figsize=(3.0 * cols, 2.9 * nrows))
     if not surface:
         L = disc.manifold.lengths
@@ -88,6 +90,28 @@ def plot_eigenfunctions(spectrum, path, *, indices=None, n: int = 8, grid: int =
             ax.set_xticks([])
             ax.set_yticks([])
         ax.set_title(rf"$\lambda_{{{i}}}$ = {spectrum.eigenvalues[i]:.4g}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _plot_eigenfunctions_1d(spectrum, path, idx, grid: int) -> Path:
+    """Circle/interval: the eigenfunctions as curves over the chart, one panel each."""
+    plt = _pyplot()
+    L = spectrum.discretization.manifold.lengths[0]
+    x = np.linspace(0, L, max(grid, 4 * spectrum.discretization.n_dofs))
+    vals = spectrum.evaluate(x[:, None], idx)
+    cols = min(4, len(idx))
+    nrows = -(-len(idx) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.0 * cols, 2.2 * nrows), squeeze=False, sharex=True)
+    for j, i in enumerate(idx):
+        ax = axes.flat[j]
+        ax.plot(x, vals[:, j], lw=1.2)
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.set_title(rf"$\lambda_{{{i}}}$ = {spectrum.eigenvalues[i]:.4g}", fontsize=9)
+    for ax in list(axes.flat)[len(idx):]:
+        ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -51,8 +51,8 @@ def test_shape_mismatch_tokens():
 
 def test_k_too_large():
     disc = ms.discretize(ms.FlatTorus(), 4, 1)  # 16 DOFs
-    with pytest.raises(ManifoldSpecError, match="k: .*16 degrees of freedom"):
-        ms.solve(disc, 16)
+    with pytest.raises(ManifoldSpecError, match="k: .*16 degrees of freedom; k must be ≤ 16"):
+        ms.solve(disc, 17)
 
 
 def test_unreadable_mesh(tmp_path):

@@ -7,13 +7,14 @@ import numpy as np
 
 from .._checks import ManifoldSpecError
 
-MANIFOLDS = ("torus", "torus3", "box", "sphere", "mesh")
+MANIFOLDS = ("torus", "torus3", "circle", "box", "sphere", "mesh")
 
 
 TOKENS_HELP = "token file: .npz with alpha (N,), mu (N,d), v (N,d) [, sigma], or .npy rows [alpha, mu.., v..]"
 SIGMA_HELP = "bump width σ > 0 (default 0.5, or the token file's)"
 
-MANIFOLD_HELP = {"torus": "flat 2-torus", "torus3": "flat 3-torus", "box": "rectangle", "sphere": "round S²",
+MANIFOLD_HELP = {"torus": "flat 2-torus", "torus3": "flat 3-torus", "circle": "circle (1-D torus)",
+                 "box": "rectangle (or an interval with one --lengths value)", "sphere": "round S²",
                  "mesh": "a triangle surface read from --mesh"}
 
 
@@ -37,7 +38,8 @@ def add_manifold_options(p: argparse.ArgumentParser, *, manifolds=MANIFOLDS, res
     g.add_argument("--manifold", choices=manifolds, default=manifolds[0],
                    help="; ".join(f"{m}: {MANIFOLD_HELP[m]}" for m in manifolds) + f" (default: {manifolds[0]})")
     g.add_argument("--lengths", type=float, nargs="+", default=None, metavar="L",
-                   help="side lengths of the torus/box (default 2π each for the torus, 1 for the box)")
+                   help="side lengths of the torus/circle/box (default 2π each for the torus and circle, "
+                        "1 each for the box)")
     if "box" in manifolds:
         g.add_argument("--bc", choices=("neumann", "dirichlet"), default="neumann", help="box boundary condition")
     g.add_argument("--radius", type=float, default=1.0, help="sphere radius (default 1)")
@@ -47,8 +49,10 @@ def add_manifold_options(p: argparse.ArgumentParser, *, manifolds=MANIFOLDS, res
     g = p.add_argument_group("discretization")
     g.add_argument("--order", type=int, choices=(1, 2), default=2, help="Lagrange element degree (default 2)")
     g.add_argument("--resolution", type=int, default=None,
-                   help=f"elements per side (torus/box; default {r2} in 2D, {r3} in 3D) or icosphere level "
-                        f"(sphere; default {rs})")
+                   help=f"elements per side (torus/box; default {4 * r2} in 1D, {r2} in 2D, {r3} in 3D) or "
+                        f"icosphere level (sphere; default {rs})")
+    g.add_argument("--mass", choices=("consistent", "lumped"), default="consistent",
+                   help="mass matrix (default consistent; lumped needs --order 1 on triangles)")
     g = p.add_argument_group("token warp (eq. 1)")
     unwarped = "the manifold is unwarped unless --random-tokens is given" if random_tokens == 0 else \
         f"{random_tokens} seeded random tokens are used"
@@ -65,8 +69,8 @@ def add_manifold_options(p: argparse.ArgumentParser, *, manifolds=MANIFOLDS, res
 def build_manifold(args):
     from ..geometry.manifolds import Box, FlatTorus, Sphere, TriangleSurface
 
-    if args.manifold in ("torus", "torus3"):
-        n = 2 if args.manifold == "torus" else 3
+    if args.manifold in ("torus", "torus3", "circle"):
+        n = {"circle": 1, "torus": 2, "torus3": 3}[args.manifold]
         lengths = args.lengths or [2 * np.pi] * n
         if len(lengths) != n:
             raise ManifoldSpecError(f"--lengths: {args.manifold} needs {n} side lengths, got {len(lengths)}")
@@ -86,7 +90,8 @@ def default_resolution(args, manifold) -> int:
     r2, r3, rs = getattr(args, "resolution_defaults", (32, 8, 4))
     if args.manifold == "sphere":
         return rs
-    return r3 if manifold.dim == 3 else r2
+    # 1-D meshes are cheap: four times the 2-D elements per side
+    return {1: 4 * r2, 3: r3}.get(manifold.dim, r2)
 
 
 def build_metric(args, manifold):

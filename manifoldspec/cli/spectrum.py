@@ -11,6 +11,7 @@ EPILOG = """examples:
   manifoldspec spectrum --manifold sphere --k 64 --plot spectrum.png
   manifoldspec spectrum --manifold torus --tokens tokens.npz --k 64 --plot spectrum.png --out spectrum.json
   manifoldspec spectrum --manifold mesh --mesh bunny.obj --order 1 --k 30 --eigenfunctions modes.png
+  manifoldspec spectrum --manifold circle --random-tokens 3 --k 9 --plot circle.png
 """
 
 
@@ -24,8 +25,9 @@ def add_parser(sub) -> None:
     add_manifold_options(p)
     g = p.add_argument_group("solve and output")
     g.add_argument("--k", type=int, default=32, help="number of eigenpairs (default 32)")
-    g.add_argument("--method", choices=("shift-invert", "lobpcg"), default="shift-invert",
-                   help="eigensolver: shift-invert Lanczos with a sparse factorization (default) or AMG-preconditioned LOBPCG")
+    g.add_argument("--method", choices=("shift-invert", "lobpcg", "dense"), default="shift-invert",
+                   help="eigensolver: shift-invert Lanczos with a sparse factorization (default; dense LAPACK when "
+                        "k ≥ n/3), AMG-preconditioned LOBPCG, or dense LAPACK (n ≤ 20000)")
     g.add_argument("--plot", default=None, metavar="FILE", help="write eigenvalues vs k (and the error) to this image")
     g.add_argument("--eigenfunctions", default=None, metavar="FILE", help="write a grid of the first 8 eigenfunctions to this image")
     g.add_argument("--out", default=None, metavar="FILE", help="write eigenvalues to .json, or eigenpairs to .npz")
@@ -43,13 +45,13 @@ def run(args) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     t0 = time.perf_counter()
     disc = discretize(manifold, default_resolution(args, manifold), args.order)
-    ops = assemble(disc, metric)
+    ops = assemble(disc, metric, mass=args.mass)
     t1 = time.perf_counter()
     spec = solve(disc, args.k, operators=ops, method=args.method, progress=show)
     t2 = time.perf_counter()
     exact = None
-    if metric is None and not isinstance(manifold, TriangleSurface):
-        exact = exact_eigenvalues(manifold, args.k)
+    if (metric is None or manifold.dim == 1) and not isinstance(manifold, TriangleSurface):
+        exact = exact_eigenvalues(manifold, args.k, metric)  # a warped circle/interval is known exactly
     warp = "unwarped" if metric is None else f"warped by {metric.n_tokens} tokens (σ = {metric.sigma:g})"
     print(f"# {disc.describe()}, {warp}")
     print(f"# area_g = {spec.area:.10g}; assembly {t1 - t0:.2f} s, eigensolve {t2 - t1:.2f} s; "

@@ -16,14 +16,18 @@ from .._checks import ManifoldSpecError, as_finite_array, positive_scalar
 
 def _lengths(lengths, name: str) -> tuple[float, ...]:
     vals = tuple(positive_scalar(x, f"{name}[{i}]") for i, x in enumerate(np.atleast_1d(lengths)))
-    if len(vals) not in (2, 3):
-        raise ManifoldSpecError(f"{name}: dimension must be 2 or 3, got {len(vals)} side lengths")
+    if len(vals) not in (1, 2, 3):
+        raise ManifoldSpecError(f"{name}: dimension must be 1, 2 or 3, got {len(vals)} side lengths")
     return vals
 
 
 @dataclass(frozen=True)
 class FlatTorus:
-    """Flat torus R^n / (L_1 Z x ... x L_n Z), n = 2 or 3, chart [0, L_1) x ... x [0, L_n)."""
+    """Flat torus R^n / (L_1 Z x ... x L_n Z), n = 1, 2 or 3, chart [0, L_1) x ... x [0, L_n).
+
+    n = 1 is the circle of circumference L_1: every metric on it is isometric to a round circle of
+    its Riemannian length, so its spectrum (2πk/L_g)² is known exactly for any warp (THEOREMS FE-1).
+    """
 
     lengths: tuple[float, ...] = (2 * np.pi, 2 * np.pi)
 
@@ -49,7 +53,8 @@ class FlatTorus:
 
 @dataclass(frozen=True)
 class Box:
-    """Rectangle/box [0, L_1] x ... x [0, L_n] with Neumann or Dirichlet boundary conditions."""
+    """Interval/rectangle/box [0, L_1] x ... x [0, L_n], n = 1, 2 or 3, with Neumann or Dirichlet boundary
+    conditions."""
 
     lengths: tuple[float, ...] = (1.0, 1.0)
     bc: str = "neumann"

@@ -36,7 +36,10 @@ class Operators:
     area: float
 
 
-def assemble(disc: Discretization, metric=None) -> Operators:
+MASS = ("consistent", "lumped")
+
+
+def assemble(disc: Discretization, metric=None, *, mass: str = "consistent") -> Operators:
     """Assemble K_g and M_g for ``metric`` on ``disc``.
 
     Parameters
@@ -45,6 +48,13 @@ def assemble(disc: Discretization, metric=None) -> Operators:
     metric : None, metric object or callable
         Ambient points (P, d) -> SPD tensors (P, d, d); ``None`` is the flat /
         induced metric. Checked to be SPD at every quadrature point.
+    mass : {"consistent", "lumped"}
+        ``"lumped"`` replaces M by the diagonal of its row sums (each dof's share of the volume).
+        Consistent mass gives upper bounds λ_h ≥ λ on exact geometry; lumping moves the low
+        eigenvalues below (on the circle λ_h = (4/h²)sin²(kh/2) ≤ k², THEOREMS §5.4), and on a
+        uniform right-triangle torus grid P1 + lumping is the 5-point finite-difference Laplacian.
+        Row sums of P2 triangles vanish at the vertices, so lumping is refused where a row sum
+        is not positive.
 
     Returns
     -------
@@ -52,14 +62,28 @@ def assemble(disc: Discretization, metric=None) -> Operators:
     """
     if not isinstance(disc, Discretization):
         raise ManifoldSpecError(f"disc: expected a Discretization from discretize(), got {type(disc).__name__}")
+    if mass not in MASS:
+        raise ManifoldSpecError(f"mass: expected one of {MASS}, got {mass!r}")
     metric = as_metric(metric)
     if disc.kind == "surface":
         Ke, Me, el = element_matrices(disc, metric)
         K = scatter(Ke, el, disc.n_dofs)
         M = scatter(Me, el, disc.n_dofs)
         area = float(Me.sum())
-        return Operators(_symmetrize(K), _symmetrize(M), area)
-    return _assemble_chart(disc, metric)
+        ops = Operators(_symmetrize(K), _symmetrize(M), area)
+    else:
+        ops = _assemble_chart(disc, metric)
+    return ops if mass == "consistent" else _lumped(ops, disc)
+
+
+def _lumped(ops: Operators, disc: Discretization) -> Operators:
+    w = np.asarray(ops.M.sum(axis=1)).ravel()
+    bad = w <= 1e-10 * w.max()  # P2 vertex rows are zero up to rounding, of either sign
+    if np.any(bad):
+        raise ManifoldSpecError(f"mass: 'lumped' gives {int(bad.sum())} non-positive row sum(s) for "
+                                f"{disc.describe()} (P2 triangles have zero vertex weights); use order=1 or "
+                                "mass='consistent'")
+    return Operators(ops.K, sp.diags(w).tocsr(), ops.area)
 
 
 def _symmetrize(A: sp.csr_matrix) -> sp.csr_matrix:

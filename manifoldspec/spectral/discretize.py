@@ -2,7 +2,7 @@
 
 Two kinds share one frozen dataclass:
 
-* ``chart`` — flat chart domains (torus, box) meshed and assembled with scikit-fem.
+* ``chart`` — flat chart domains (torus, box; 1D, 2D or 3D) meshed and assembled with scikit-fem.
   Periodic (torus) and Dirichlet (box) constraints are a sparse matrix ``P`` mapping
   the reduced degrees of freedom to the full scikit-fem ones: u_full = P u.
 * ``surface`` — triangle surfaces in R^3 (sphere, any mesh), assembled by our own
@@ -76,8 +76,9 @@ class Discretization:
             e = np.concatenate([v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 1]], v[t[:, 0]] - v[t[:, 2]]])
             return float(np.linalg.norm(e, axis=1).max())
         m = self.basis.mesh
-        return float(np.linalg.norm(m.p[:, m.facets[0]] - m.p[:, m.facets[1]], axis=0).max()) if m.dim() == 2 \
-            else float(np.linalg.norm(m.p[:, m.edges[0]] - m.p[:, m.edges[1]], axis=0).max())
+        # the element sides: cells in 1D, facets (edges) in 2D, edges in 3D
+        a, b = {1: m.t, 2: m.facets}.get(m.dim(), m.edges)[:2]
+        return float(np.linalg.norm(m.p[:, a] - m.p[:, b], axis=0).max())
 
     def describe(self) -> str:
         name = type(self.manifold).__name__
@@ -91,7 +92,8 @@ def discretize(manifold, resolution: int = 16, order: int = 1) -> Discretization
     ----------
     manifold : FlatTorus | Box | Sphere | TriangleSurface
     resolution : int
-        Torus/box: elements per side (each side split into ``resolution`` intervals).
+        Torus/box (also the 1-D circle and interval): elements per side (each side split into
+        ``resolution`` intervals).
         Sphere: icosphere subdivision level (10·4^level + 2 vertices).
         TriangleSurface: ignored (the mesh is used as given).
     order : {1, 2}
@@ -120,7 +122,10 @@ def _chart(manifold, n: int, order: int) -> Discretization:
     import skfem
 
     axes = [np.linspace(0.0, L, n + 1) for L in manifold.lengths]
-    if manifold.dim == 2:
+    if manifold.dim == 1:
+        mesh = skfem.MeshLine(axes[0])
+        elem = skfem.ElementLineP1() if order == 1 else skfem.ElementLineP2()
+    elif manifold.dim == 2:
         mesh = skfem.MeshTri.init_tensor(*axes)
         elem = skfem.ElementTriP1() if order == 1 else skfem.ElementTriP2()
     else:
