@@ -4,6 +4,8 @@ x, y : (B, T, d_model); ``state`` is what the layer hands to its next call (deco
 next segment of a long sequence). :class:`SpectralManifoldAttention` and
 :class:`LinearAttention` have a state whose size does not depend on T;
 :class:`SoftmaxAttention` (torch SDPA) keeps a KV cache that grows with T.
+``cu_seqlens`` packs N sequences into a batch of one (:mod:`~manifoldspec.nn.ops.varlen`); the
+states taken and returned are then per sequence, batch axis N.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .basis import torus_basis
 from .ops.linear import fourier_features, linear_attention_chunked, linear_attention_recurrent
 from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.spectral import FILTERS
+from .ops.varlen import packed_positions, packed_sdpa, packing, run_packed
 
 MODES = ("chunk", "recurrent")
 FEATURE_MAPS = ("elu", "taylor", "fourier")
@@ -143,14 +146,20 @@ class SpectralManifoldAttention(nn.Module):
         dt = None if self.raw_dt is None else Fn.softplus(self.raw_dt)
         return self.log_sigma.exp(), Fn.softplus(self.raw_tau), dt, torch.sigmoid(self.raw_gamma)
 
-    def project(self, x, mask=None):
-        """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v)."""
+    def project(self, x, mask=None, bounds=None):
+        """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v).
+        ``bounds`` (packed offsets) restarts the token index of ``positions="index"`` at every sequence."""
         B, T, _ = x.shape
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
         if self.omega is not None:
             # token index; with padding (mask 0/1) it counts real tokens, so left padding does not shift it
-            t = torch.arange(T, dtype=x.dtype, device=x.device).expand(B, T) if mask is None else mask.cumsum(1) - 1
+            if bounds is not None:
+                t = packed_positions(bounds, x.device)[1].to(x.dtype)[None]
+            elif mask is None:
+                t = torch.arange(T, dtype=x.dtype, device=x.device).expand(B, T)
+            else:
+                t = mask.cumsum(1) - 1
             pos = (t[:, None, :, None] * self.omega.to(x.dtype)[None, :, None, :]).expand(2, B, nh, T, n)
         w = self.warp_proj(x).view(B, T, nh, 1 + n).transpose(1, 2)
         alpha = Fn.softplus(w[..., 0]) if self.warp else torch.zeros_like(w[..., 0])
@@ -158,26 +167,33 @@ class SpectralManifoldAttention(nn.Module):
         values = vv[..., :dv] * torch.sigmoid(vv[..., dv:])
         return pos[0], pos[1], values, alpha, w[..., 1:]
 
-    def forward(self, x, state: SMTState | None = None, mode: str | None = None, attention_mask=None):
+    def forward(self, x, state: SMTState | None = None, mode: str | None = None, attention_mask=None,
+                cu_seqlens=None):
         """x (B, T, d_model) → (y (B, T, d_model), SMTState). ``attention_mask`` (B, T): 0 marks padding,
-        whose tokens neither warp H (α = 0) nor write to C (V = 0)."""
+        whose tokens neither warp H (α = 0) nor write to C (V = 0). ``cu_seqlens`` (N + 1,): x is B = 1
+        with N packed sequences, each starting from its own state (``state`` and the result: batch N)."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
         if self.omega is not None and state is not None:
             raise ManifoldSpecError("state: positions='index' (μ_t = ω·t) has no streaming state; call the layer on "
                                     "whole sequences")
+        bounds = packing(cu_seqlens, x, attention_mask)
         m = padding_mask(attention_mask, x)
-        q_pos, k_pos, values, alpha, warp_v = self.project(x, m)
+        q_pos, k_pos, values, alpha, warp_v = self.project(x, m, bounds)
         if m is not None:
             values, alpha = values * m[:, None, :, None], alpha * m[:, None, :]
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
         args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
         if mode == "chunk" and self.checkpoint is not None and torch.is_grad_enabled():
-            y, st = self._checkpointed(args, state)
+            if bounds is None:
+                y, st = self._checkpointed(args, state)
+            else:
+                y, st = self._checkpointed_packed(args, state, bounds)
         elif mode == "chunk":
-            y, st = smt_chunked(*args, filter=self.filter, state=state, chunk_size=self.chunk_size)
+            y, st = smt_chunked(*args, filter=self.filter, state=state, chunk_size=self.chunk_size,
+                                cu_seqlens=cu_seqlens)
         else:
-            y, st = smt_recurrent(*args, filter=self.filter, state=state)
+            y, st = smt_recurrent(*args, filter=self.filter, state=state, cu_seqlens=cu_seqlens)
         B, T = x.shape[:2]
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
 
@@ -199,6 +215,15 @@ class SpectralManifoldAttention(nn.Module):
             y, H, C = checkpoint(segment, *tok, H, C, use_reentrant=False)
             ys.append(y)
         return torch.cat(ys, dim=2), SMTState(H, C)
+
+    def _checkpointed_packed(self, args, state, bounds):
+        # checkpointed segments inside each packed sequence, so that no segment spans a boundary
+        def one(tok, st):
+            y, s = self._checkpointed((args[0], *tok, *args[6:]), None if st is None else SMTState(*st))
+            return y, (s.H, s.C)
+
+        y, (H, C) = run_packed(one, bounds, args[1:6], None if state is None else (state.H, state.C))
+        return y, SMTState(H, C)
 
     def state_size(self) -> int:
         """Recurrent state in real scalars per sequence: nh·(K(K+1)/2 + K·d_v); nh·K·d_v with ``warp=False``,
@@ -260,10 +285,12 @@ class LinearAttention(nn.Module):
             return torch.cat([torch.ones_like(p[..., :1]), p / f**0.25, quad], dim=-1)
         return Fn.elu(p) + 1
 
-    def forward(self, x, state=None, mode: str | None = None, attention_mask=None):
-        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v); padding (``attention_mask`` 0) writes nothing to S."""
+    def forward(self, x, state=None, mode: str | None = None, attention_mask=None, cu_seqlens=None):
+        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v); padding (``attention_mask`` 0) writes nothing to S.
+        ``cu_seqlens`` (N + 1,): x is B = 1 with N packed sequences; ``state`` and S are then (N, nh, d_f, d_v)."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
+        packing(cu_seqlens, x, attention_mask)
         m = padding_mask(attention_mask, x)
         B, T, _ = x.shape
         qk = self.qk_proj(x).view(B, T, 2, self.n_heads, self.pdim).permute(2, 0, 3, 1, 4)
@@ -273,9 +300,9 @@ class LinearAttention(nn.Module):
             k = k * m[:, None, :, None]
         gamma = torch.sigmoid(self.raw_gamma).to(x.dtype)
         if mode == "chunk":
-            y, S = linear_attention_chunked(q, k, v, gamma, state, self.chunk_size)
+            y, S = linear_attention_chunked(q, k, v, gamma, state, self.chunk_size, cu_seqlens=cu_seqlens)
         else:
-            y, S = linear_attention_recurrent(q, k, v, gamma, state)
+            y, S = linear_attention_recurrent(q, k, v, gamma, state, cu_seqlens=cu_seqlens)
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), S
 
     def state_size(self) -> int:
@@ -304,14 +331,20 @@ class SoftmaxAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.o_proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x, state=None, mode: str | None = None, attention_mask=None):
+    def forward(self, x, state=None, mode: str | None = None, attention_mask=None, cu_seqlens=None):
         """x (B, T, d_model) → (y, (K_cache, V_cache, valid)) with caches (B, nh, T_total, d_head) and
-        ``valid`` (B, T_total) bool, False at padding (``attention_mask`` 0), which no query attends to."""
+        ``valid`` (B, T_total) bool, False at padding (``attention_mask`` 0), which no query attends to.
+        ``cu_seqlens`` (N + 1,): x is B = 1 with N packed sequences, attended block-diagonally; the caches
+        (given and returned) are then per sequence, batch N, left-padded to a common length."""
         _check_x(x, self.d_model)
         B, T, _ = x.shape
+        bounds = packing(cu_seqlens, x, attention_mask)
         m = padding_mask(attention_mask, x)
         valid = torch.ones(B, T, dtype=torch.bool, device=x.device) if m is None else m.bool()
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        if bounds is not None:
+            y, state = packed_sdpa(q, k, v, state, bounds)
+            return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), state
         if state is not None:
             k, v = torch.cat([state[0], k], 2), torch.cat([state[1], v], 2)
             valid = torch.cat([state[2], valid], 1)

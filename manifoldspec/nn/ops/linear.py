@@ -6,12 +6,15 @@ Three forms: :func:`linear_attention_parallel` (the quadratic masked product, re
 :func:`linear_attention_recurrent` (token loop) and :func:`linear_attention_chunked`
 (intra-chunk masked product + carried state, as fla's ``chunk_linear_attn`` with
 ``normalize=False``). Shapes: q, k (B, nh, T, d_f) feature-mapped; v (B, nh, T, d_v); state (B, nh, d_f, d_v).
+The recurrent and chunked forms take ``cu_seqlens`` (varlen packing, :mod:`~manifoldspec.nn.ops.varlen`):
+B = 1, N sequences concatenated along T, the state restarting at each offset, states (N, nh, d_f, d_v).
 """
 from __future__ import annotations
 
 import torch
 
 from ..._checks import ManifoldSpecError
+from .varlen import run_packed, seq_bounds
 
 
 def _decay_matrix(g, T, like):
@@ -26,8 +29,14 @@ def linear_attention_parallel(q, k, v, gamma):
     return (q @ k.transpose(-1, -2) * _decay_matrix(g, q.shape[2], q)) @ v
 
 
-def linear_attention_recurrent(q, k, v, gamma, state=None):
-    """Token loop; returns (y (B, nh, T, d_v), S (B, nh, d_f, d_v))."""
+def linear_attention_recurrent(q, k, v, gamma, state=None, *, cu_seqlens=None):
+    """Token loop; returns (y (B, nh, T, d_v), S (B, nh, d_f, d_v)).
+
+    ``cu_seqlens`` (N + 1,) packs N sequences into B = 1 (one loop per sequence); then ``state`` and S are
+    (N, nh, d_f, d_v), one per sequence.
+    """
+    if cu_seqlens is not None:
+        return _packed(linear_attention_recurrent, q, k, v, gamma, state, cu_seqlens)
     B, nh, T, df = q.shape
     S = q.new_zeros(B, nh, df, v.shape[-1]) if state is None else state
     gam = gamma[:, None, None]
@@ -35,15 +44,31 @@ def linear_attention_recurrent(q, k, v, gamma, state=None):
     for t in range(T):
         S = gam * S + k[:, :, t, :, None] * v[:, :, t, None, :]
         ys.append(torch.einsum("bhf,bhfd->bhd", q[:, :, t], S))
-    return torch.stack(ys, 2), S
+    return (torch.stack(ys, 2) if ys else v.new_zeros(B, nh, 0, v.shape[-1])), S
 
 
-def linear_attention_chunked(q, k, v, gamma, state=None, chunk_size: int = 64):
-    """Chunked form; same results as :func:`linear_attention_recurrent`."""
+def _packed(op, q, k, v, gamma, state, cu_seqlens, **kw):
+    bounds = seq_bounds(cu_seqlens, q.shape[0], q.shape[2])
+
+    def one(tok, st):
+        y, S = op(*tok, gamma, None if st is None else st[0], **kw)
+        return y, (S,)
+
+    y, (S,) = run_packed(one, bounds, (q, k, v), None if state is None else (state,))
+    return y, S
+
+
+def linear_attention_chunked(q, k, v, gamma, state=None, chunk_size: int = 64, *, cu_seqlens=None):
+    """Chunked form; same results as :func:`linear_attention_recurrent`, ``cu_seqlens`` included (chunks then
+    restart at every sequence offset)."""
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
-    B, nh, _, df = q.shape
+    if cu_seqlens is not None:
+        return _packed(linear_attention_chunked, q, k, v, gamma, state, cu_seqlens, chunk_size=chunk_size)
+    B, nh, T, df = q.shape
     S = q.new_zeros(B, nh, df, v.shape[-1]) if state is None else state
+    if T == 0:  # split() would hand the loop one empty chunk
+        return v.new_zeros(B, nh, 0, v.shape[-1]), S
     g = -torch.log(gamma)
     ys = []
     # split once: a slice per chunk would make each chunk's backward allocate a full-length gradient

@@ -32,6 +32,7 @@ from ..._checks import ManifoldSpecError
 from ..basis import TorusModeBasis
 from .spectral import filter_tables
 from .torus import mode_features, symmetric_token_h, torus_token_elements
+from .varlen import run_packed, seq_bounds
 
 
 
@@ -125,7 +126,7 @@ def _zero_state(B, nh, K, dv, values):
 
 
 def smt_recurrent(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, flow_dt, gamma, *,
-                  filter: str = "heat", state: SMTState | None = None):
+                  filter: str = "heat", state: SMTState | None = None, cu_seqlens=None):
     """Reference: the recurrence of DESIGN.md §7, one token at a time.
 
     Parameters
@@ -138,13 +139,19 @@ def smt_recurrent(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, si
     flow_dt : (nh,) ≥ 0 or None       flow step of D = exp(−|q|² dt) (None: D ≡ 1, no decay of H)
     gamma : (nh,) in (0, 1]                           decay of C
     filter : {"heat", "none"}     spectral filter f ("none": f ≡ 1, so F ≡ 0 and the warp drops out)
-    state : SMTState, optional    state handed over from earlier tokens
+    state : SMTState, optional    state handed over from earlier tokens (batch axis N with ``cu_seqlens``)
+    cu_seqlens : 1-D int tensor (N + 1,), optional
+        Varlen packing (:mod:`~manifoldspec.nn.ops.varlen`): B = 1, N sequences concatenated along T,
+        ``[0, t_1, …, T]`` non-decreasing; the recurrence restarts at each offset. One call per sequence.
 
     Returns
     -------
-    y : (B, nh, T, d_v) real ; state : SMTState after the last token
+    y : (B, nh, T, d_v) real ; state : SMTState after the last token (per sequence, batch N, with ``cu_seqlens``)
     """
     _check(basis, q_pos, k_pos, values, alpha, warp_v)
+    if cu_seqlens is not None:
+        return _packed(smt_recurrent, basis, (q_pos, k_pos, values, alpha, warp_v), (sigma, tau, flow_dt, gamma),
+                       state, cu_seqlens, filter=filter)
     B, nh, T, _ = k_pos.shape
     f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
     st = _zero_state(B, nh, basis.n_modes, values.shape[-1], values) if state is None else state
@@ -161,7 +168,20 @@ def smt_recurrent(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, si
         C = gam * C + ek[:, :, t, :, None] * values[:, :, t, None, :].to(C.dtype)
         z = eq[:, :, t] * f.to(eq.dtype) + torch.einsum("bhm,bhmk->bhk", eq[:, :, t], F.to(H.dtype) * H)
         ys.append(torch.einsum("bhk,bhkd->bhd", z, C).real)
-    return torch.stack(ys, dim=2), SMTState(H, C)
+    y = torch.stack(ys, dim=2) if ys else values.new_zeros(B, nh, 0, values.shape[-1])
+    return y, SMTState(H, C)
+
+
+def _packed(op, basis, tokens, heads, state, cu_seqlens, **kw):
+    # the varlen form: op on each packed sequence, states joined along a batch axis of N
+    bounds = seq_bounds(cu_seqlens, tokens[0].shape[0], tokens[0].shape[2])
+
+    def one(tok, st):
+        y, s = op(basis, *tok, *heads, state=None if st is None else SMTState(*st), **kw)
+        return y, (s.H, s.C)
+
+    y, (H, C) = run_packed(one, bounds, tokens, None if state is None else (state.H, state.C))
+    return y, SMTState(H, C)
 
 
 def default_chunk_size(flow: bool) -> int:
@@ -172,8 +192,11 @@ def default_chunk_size(flow: bool) -> int:
 
 
 def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, flow_dt, gamma, *,
-                filter: str = "heat", state: SMTState | None = None, chunk_size: int | None = None):
+                filter: str = "heat", state: SMTState | None = None, chunk_size: int | None = None, cu_seqlens=None):
     """Chunked parallel form of :func:`smt_recurrent` (same arguments and results, plus ``chunk_size``).
+
+    With ``cu_seqlens`` the chunks restart at every sequence offset (one call per sequence, as in
+    :func:`smt_recurrent`).
 
     ``chunk_size=None`` picks :func:`default_chunk_size`. The token operators are used in their rank-one
     factored form X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ), never built one token at a time.
@@ -193,9 +216,14 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
         chunk_size = default_chunk_size(flow_dt is not None)
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
+    if cu_seqlens is not None:
+        return _packed(smt_chunked, basis, (q_pos, k_pos, values, alpha, warp_v), (sigma, tau, flow_dt, gamma),
+                       state, cu_seqlens, filter=filter, chunk_size=chunk_size)
     B, nh, T, _ = k_pos.shape
-    f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
     st = _zero_state(B, nh, basis.n_modes, values.shape[-1], values) if state is None else state
+    if T == 0:  # split() would hand the loop one empty chunk
+        return values.new_zeros(B, nh, 0, values.shape[-1]), st
+    f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
     H, C = st.H, st.C
     cdt = H.dtype
     Pc, Gc, Fc = P.to(cdt), G.to(cdt), F.to(cdt)  # (nh, K, K)
