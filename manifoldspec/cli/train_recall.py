@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
                     "associative recall (Zoology's MQAR, scaled down for CPU), then print the accuracy per "
                     "(sequence length, number of pairs), the recurrent state size, and optionally a plot.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mixers", default="smt,softmax,linear", help="comma-separated mixers to train (default: all three)")
+    p.add_argument("--mixers", default="smt,softmax,linear",
+                   help="comma-separated mixers to train: smt, softmax, linear, deltanet (default: smt,softmax,linear)")
     d = p.add_argument_group("data")
     d.add_argument("--task", choices=("mqar", "induction"), default="mqar",
                    help="mqar (default), or induction: single-query recall of the token after a special token "
@@ -67,6 +68,8 @@ def add_parser(sub) -> None:
                         "smallest whose state is at least the SMT model's, an equal-state baseline)")
     m.add_argument("--linear-map", choices=("elu", "taylor"), default="elu",
                    help="linear attention's feature map: elu + 1, or Based's second-order Taylor map (default elu)")
+    m.add_argument("--delta-key-dim", type=int, default=None,
+                   help="DeltaNet: key size d_k per head (default: the equal-state d_k, nh·d_k·d_v ≥ SMT's state)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -119,6 +122,8 @@ def run(args) -> int:
         cfg = replace(cfg, linear={"feature_map": args.linear_map, "feature_dim": args.linear_features or 1})
         if args.linear_features is None:
             cfg = replace(cfg, linear={**cfg.linear, "feature_dim": equal_state_features(cfg)})
+    if "deltanet" in mixers:
+        cfg = replace(cfg, deltanet={"key_dim": args.delta_key_dim or equal_state_features(cfg, "deltanet", "key_dim")})
     show = not args.no_progress and sys.stderr.isatty()
     chance = cfg.chance
     cols = [f"L={L},N={N}" for L, N in test]
@@ -127,6 +132,9 @@ def run(args) -> int:
     if "linear" in mixers:
         how = "given" if args.linear_features else "equal state with SMT"
         print(f"linear attention: {args.linear_map} features, feature_dim = {cfg.linear['feature_dim']} ({how})")
+    if "deltanet" in mixers:
+        how = "given" if args.delta_key_dim else "equal state with SMT"
+        print(f"DeltaNet: key_dim = {cfg.deltanet['key_dim']} ({how})")
     if len(lrs) > 1 or len(seeds) > 1:
         return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
     results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]

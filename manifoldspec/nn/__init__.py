@@ -24,8 +24,10 @@ from .ops.spectral import (first_order_filter, first_order_kernel, heat_divided_
                            ritz_filter, ritz_kernel)
 from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.linear import linear_attention_chunked, linear_attention_recurrent
+from .ops.delta import delta_rule_chunked, delta_rule_recurrent
 from .ops.eigsh import sparse_eigsh
 from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+from .deltanet import DeltaNetAttention
 from .models import SMTBlock, SMTLanguageModel
 from .mqar import MQARConfig, mqar_batch
 from .train import TrainConfig, evaluate_recall, train_recall

@@ -16,10 +16,12 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from .._checks import ManifoldSpecError, positive_int
+from .deltanet import DeltaNetAttention
 from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention, padding_mask
 from .ops.varlen import check_state_batch, packed_positions, packing
 
-MIXERS = {"smt": SpectralManifoldAttention, "softmax": SoftmaxAttention, "linear": LinearAttention}
+MIXERS = {"smt": SpectralManifoldAttention, "softmax": SoftmaxAttention, "linear": LinearAttention,
+          "deltanet": DeltaNetAttention}
 
 
 class ShortConv(nn.Module):

@@ -46,6 +46,7 @@ class TrainConfig:
     smt: dict = field(default_factory=lambda: {"n_modes": 5, "latent_dim": 2, "flow_dt": None})
     linear: dict = field(default_factory=lambda: {"feature_dim": 16})
     softmax: dict = field(default_factory=dict)
+    deltanet: dict = field(default_factory=lambda: {"key_dim": 16})
     # "mqar", or "induction" (single query, NN_ANCHORS T3; num_pairs in the slices is ignored)
     task: str = "mqar"
 
@@ -86,15 +87,15 @@ def build_model(mixer: str, cfg: TrainConfig) -> SMTLanguageModel:
     return SMTLanguageModel(cfg.vocab_size, cfg.d_model, cfg.n_layers, mixer, cfg.n_heads, **getattr(cfg, mixer))
 
 
-def equal_state_features(cfg: TrainConfig) -> int:
-    """The smallest ``feature_dim`` whose linear-attention state (with ``cfg.linear``'s feature map, default
-    elu) is at least the SMT layer's (``state_size`` of both models under ``cfg``): the equal-state baseline,
-    rounded in linear attention's favour."""
+def equal_state_features(cfg: TrainConfig, mixer: str = "linear", key: str = "feature_dim") -> int:
+    """The smallest ``cfg.<mixer>[key]`` whose state is at least the SMT layer's (``state_size`` of both models
+    under ``cfg``): the equal-state baseline, rounded in the baseline's favour. Defaults: linear attention's
+    ``feature_dim`` (with ``cfg.linear``'s feature map, default elu); ``("deltanet", "key_dim")`` for DeltaNet."""
     smt = build_model("smt", cfg).state_size(1)
     for f in range(1, 100_000):
-        if build_model("linear", replace(cfg, linear={**cfg.linear, "feature_dim": f})).state_size(1) >= smt:
+        if build_model(mixer, replace(cfg, **{mixer: {**getattr(cfg, mixer), key: f}})).state_size(1) >= smt:
             return f
-    raise ManifoldSpecError("linear: no feature dimension reaches the SMT state")  # pragma: no cover
+    raise ManifoldSpecError(f"{mixer}: no {key} reaches the SMT state")  # pragma: no cover
 
 
 def _loss_acc(model, x, y):
