@@ -185,11 +185,12 @@ def test_linear_attention_forms_agree():
     assert _rel(y1, ref) <= 1e-12 and _rel(y2, ref) <= 1e-12 and _rel(S2, S1) <= 1e-12
 
 
-@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet"])
+@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet", "smt_sphere"])
 def test_model_cached_decoding_equals_full_forward(mixer):
     torch.manual_seed(0)
     kw = {"smt": dict(n_modes=10, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {},
-          "deltanet": dict(key_dim=5, chunk_size=4)}[mixer]
+          "deltanet": dict(key_dim=5, chunk_size=4), "smt_sphere": dict(base="sphere", n_modes=9, chunk_size=4)}[mixer]
+    mixer = "smt" if mixer == "smt_sphere" else mixer
     model = SMTLanguageModel(37, d_model=12, n_layers=2, mixer=mixer, n_heads=2, **kw).double().eval()
     ids = torch.randint(0, 37, (3, 13))
     with torch.no_grad():
@@ -303,14 +304,15 @@ def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
         SpectralManifoldAttention(12, checkpoint=0)
 
 
-@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet"])
+@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet", "smt_sphere"])
 @pytest.mark.parametrize("mode", ["chunk", "recurrent"])
 def test_left_padded_batch_equals_each_sequence_alone(mixer, mode):
     # fla's padding test: a left-padded batch gives every sequence the outputs it has unpadded, and decoding
     # continues from the padded prefill as from the unpadded one (with learned absolute positions too)
     torch.manual_seed(5)
     kw = {"smt": dict(n_modes=5, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {},
-          "deltanet": dict(key_dim=5, chunk_size=4)}[mixer]
+          "deltanet": dict(key_dim=5, chunk_size=4), "smt_sphere": dict(base="sphere", n_modes=4, chunk_size=4)}[mixer]
+    mixer = "smt" if mixer == "smt_sphere" else mixer
     model = SMTLanguageModel(31, d_model=12, n_layers=2, mixer=mixer, n_heads=2, max_len=32, **kw).double().eval()
     lengths, T = [9, 5, 1], 9
     seqs = [torch.randint(1, 31, (n,)) for n in lengths]
@@ -376,3 +378,14 @@ def test_taylor_features_give_the_second_order_exponential_kernel():
     y1, _ = lin(torch.randn(2, 9, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))
     y2, _ = lin(torch.randn(2, 9, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), mode="recurrent")
     assert _rel(y2, y1) <= 1e-12
+
+
+@pytest.mark.parametrize("base,latent_dim", [("torus", 2), ("torus", 3), ("sphere", 2)])
+def test_every_head_starts_with_a_small_warp(base, latent_dim):
+    # α_t = softplus(w·x + b) with b = −2 at each head's α slot (0.127 at init); an earlier init set the
+    # first n_heads bias entries instead, which for n_heads > 1 left later heads at b = 0 (α ≈ 0.7)
+    torch.manual_seed(0)
+    layer = SpectralManifoldAttention(16, n_heads=3, latent_dim=latent_dim, base=base)
+    with torch.no_grad():
+        alpha = layer.project(torch.randn(4, 20, 16))[3]
+    assert alpha.shape[1] == 3 and float(alpha.mean(dim=(0, 2)).max()) < 0.3

@@ -56,6 +56,9 @@ def add_parser(sub) -> None:
     m.add_argument("--modes", type=int, default=5, help="SMT: number of torus modes K, rounded up to whole shells (default 5: "
                    "the |m|² ≤ 1 modes of T², which learned MQAR where K = 21 did not)")
     m.add_argument("--latent-dim", type=int, default=2, help="SMT: latent torus dimension n (default 2)")
+    m.add_argument("--base", choices=("torus", "sphere"), default="torus",
+                   help="SMT: base manifold, the torus Tⁿ or the sphere S² (real harmonics, K = (L+1)², a "
+                        "conformal warp; --latent-dim and --flow do not apply) (default torus)")
     m.add_argument("--sigma", type=float, default=0.5, help="SMT: initial bump width σ (default 0.5)")
     m.add_argument("--filter", choices=("heat", "none"), default="heat", help="SMT: spectral filter f (default heat)")
     m.add_argument("--flow", action="store_true", help="SMT: decay H by the linearized Ricci flow D = exp(−|q|² dt)")
@@ -117,7 +120,7 @@ def run(args) -> int:
                       power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0], task=args.task,
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
                            "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
-                           "positions": args.positions})
+                           "positions": args.positions, "base": args.base})
     if "linear" in mixers:
         cfg = replace(cfg, linear={"feature_map": args.linear_map, "feature_dim": args.linear_features or 1})
         if args.linear_features is None:

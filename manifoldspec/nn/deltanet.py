@@ -13,7 +13,7 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from .._checks import positive_int
-from .layers import _check_mode, _check_x, padding_mask
+from .layer_common import _check_mode, _check_x, padding_mask
 from .ops.delta import delta_rule_chunked, delta_rule_recurrent
 from .ops.varlen import packing
 

@@ -1,9 +1,9 @@
 """Sequence-mixing layers with one calling convention: ``y, state = layer(x, state=None)``.
 
 x, y : (B, T, d_model); ``state`` is what the layer hands to its next call (decoding, or the
-next segment of a long sequence). :class:`SpectralManifoldAttention` and
-:class:`LinearAttention` have a state whose size does not depend on T;
-:class:`SoftmaxAttention` (torch SDPA) keeps a KV cache that grows with T.
+next segment of a long sequence). This module holds :class:`SpectralManifoldAttention` (torus or
+sphere base), whose state size does not depend on T; the baselines :class:`LinearAttention` and
+:class:`SoftmaxAttention` live in :mod:`manifoldspec.nn.baselines` and are re-exported here.
 ``cu_seqlens`` packs N sequences into a batch of one (:mod:`~manifoldspec.nn.ops.varlen`); the
 states taken and returned are then per sequence, batch axis N.
 """
@@ -16,43 +16,29 @@ import torch.nn.functional as Fn
 from torch import nn
 
 from .._checks import ManifoldSpecError, positive_int, positive_scalar
+from .baselines import FEATURE_MAPS, LinearAttention, SoftmaxAttention  # noqa: F401  (re-exported)
 from .basis import torus_basis
-from .ops.linear import fourier_features, linear_attention_chunked, linear_attention_recurrent
+from .layer_common import MODES, _check_mode, _check_x, _inv_softplus, padding_mask  # noqa: F401  (re-exported)
 from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.spectral import FILTERS
-from .ops.varlen import packed_positions, packed_sdpa, packing, run_packed
+from .ops.sphere import SphereState, smt_sphere_chunked, smt_sphere_recurrent
+from .ops.varlen import packed_positions, packing, run_packed
+from .sphere_basis import sphere_basis
 
-MODES = ("chunk", "recurrent")
-FEATURE_MAPS = ("elu", "taylor", "fourier")
-
-
-def _inv_softplus(x: float) -> float:
-    return x + math.log(-math.expm1(-x))
+__all__ = ["FEATURE_MAPS", "MODES", "LinearAttention", "SoftmaxAttention", "SpectralManifoldAttention", "padding_mask"]
 
 
-def _check_mode(mode):
-    if mode not in MODES:
-        raise ManifoldSpecError(f"mode: expected one of {MODES}, got {mode!r}")
-    return mode
-
-
-def _check_x(x, d_model):
-    if x.dim() != 3 or x.shape[-1] != d_model:
-        raise ManifoldSpecError(f"x: expected shape (batch, seq, {d_model}), got {tuple(x.shape)}")
-
-
-def padding_mask(attention_mask, x):
-    """``attention_mask`` (B, T), 1/True for tokens and 0/False for padding, as a 0/1 tensor of x's dtype
-    (None stays None). Padded tokens add nothing to any state, so a left-padded batch gives each
-    sequence the outputs it has alone (tests); outputs at padded positions are meaningless."""
-    if attention_mask is None:
-        return None
-    m = torch.as_tensor(attention_mask, device=x.device)
-    if tuple(m.shape) != tuple(x.shape[:2]):
-        raise ManifoldSpecError(f"attention_mask: expected shape {tuple(x.shape[:2])} (batch, seq), got {tuple(m.shape)}")
-    if m.dtype != torch.bool and not bool(((m == 0) | (m == 1)).all()):
-        raise ManifoldSpecError("attention_mask: entries must be 0/1 or bool (1 = token, 0 = padding)")
-    return m.to(x.dtype)
+def _check_base(base, latent_dim, flow_dt, positions, checkpoint):
+    if base not in ("torus", "sphere"):
+        raise ManifoldSpecError(f"base: expected 'torus' or 'sphere', got {base!r}")
+    if base == "sphere":
+        for name, value, ok, accepted in (("latent_dim", latent_dim, latent_dim == 2, "2 (S² is a surface)"),
+                                          ("flow_dt", flow_dt, flow_dt is None, "None (no flow decay on S²)"),
+                                          ("positions", positions, positions == "content", "'content'"),
+                                          ("checkpoint", checkpoint, checkpoint is None, "None")):
+            if not ok:
+                raise ManifoldSpecError(f"{name}: base='sphere' accepts only {accepted}, got {value!r}")
+    return base
 
 
 class SpectralManifoldAttention(nn.Module):
@@ -105,20 +91,27 @@ class SpectralManifoldAttention(nn.Module):
         of a segment is dropped after the forward pass and recomputed in the backward pass, so training
         memory grows with the state (H, C) per segment instead of ~100–160 KB per token
         (benchmarks/results/nn.md), for about one more forward pass of compute. ``None``: off.
+    base : {"torus", "sphere"}
+        The base manifold. ``"sphere"``: S² with real spherical harmonics (K = (L+1)², ``n_modes``
+        rounded up), q_t and μ_t 3-vectors projected onto the sphere, and a conformal warp
+        (1 + α_t G_t) g_round with no direction v_t (:mod:`~manifoldspec.nn.ops.sphere`). It has no
+        flow decay, no ``positions="index"`` and no ``checkpoint``; ``latent_dim`` must be 2.
     """
 
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
                  filter: str = "heat", d_value: int | None = None, tau: float = 0.02, flow_dt: float | None = None,
                  gamma: float = 0.999, warp: bool = True, mode: str = "chunk", chunk_size: int | None = None,
-                 checkpoint: int | None = None, positions: str = "content"):
+                 checkpoint: int | None = None, positions: str = "content", base: str = "torus"):
         super().__init__()
         self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
         if filter not in FILTERS:
             raise ManifoldSpecError(f"filter: expected one of {FILTERS}, got {filter!r}")
         if not 0 < gamma <= 1:
             raise ManifoldSpecError(f"gamma: must lie in (0, 1], got {gamma}")
-        self.basis = torus_basis(n_modes, latent_dim)
+        self.base = _check_base(base, latent_dim, flow_dt, positions, checkpoint)
+        self.basis = torus_basis(n_modes, latent_dim) if base == "torus" else sphere_basis(n_modes)
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
+        pdim = 3 if base == "sphere" else self.latent_dim  # coordinates of a position: R³ for S²
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
         self.filter, self.mode, self.warp = filter, _check_mode(mode), bool(warp)
         self.chunk_size = None if chunk_size is None else positive_int(chunk_size, "chunk_size")
@@ -129,11 +122,14 @@ class SpectralManifoldAttention(nn.Module):
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         # ablation: μ_t = q_t = ω·t; frequencies spread so that the first tokens land apart on the torus
         self.omega = nn.Parameter(torch.randn(nh, n) * 0.5) if positions == "index" else None
-        self.pos_proj = nn.Linear(d_model, 2 * nh * n)  # q_t and μ_t
-        self.warp_proj = nn.Linear(d_model, nh * (1 + n))  # α_t (pre-softplus) and v_t
+        self.pos_proj = nn.Linear(d_model, 2 * nh * pdim)  # q_t and μ_t
+        self.n_warp = 1 + (n if base == "torus" else 0)  # α_t (pre-softplus), and v_t on the torus
+        self.warp_proj = nn.Linear(d_model, nh * self.n_warp)
         self.v_proj = nn.Linear(d_model, nh * (dv + 1))  # V_t and the gate w_t
-        nn.init.normal_(self.pos_proj.weight, std=math.pi / math.sqrt(d_model))  # positions spread over the torus
-        nn.init.constant_(self.warp_proj.bias[:nh], -2.0)  # small initial warp
+        # positions spread over the torus; on S² any scale gives uniform directions
+        nn.init.normal_(self.pos_proj.weight, std=(math.pi if base == "torus" else 1.0) / math.sqrt(d_model))
+        with torch.no_grad():  # small initial warp in every head (α's bias sits at each head's first slot)
+            self.warp_proj.bias.view(nh, self.n_warp)[:, 0] = -2.0
         self.log_sigma = nn.Parameter(torch.full((nh,), math.log(positive_scalar(sigma, "sigma"))))
         self.raw_tau = nn.Parameter(torch.full((nh,), _inv_softplus(positive_scalar(tau, "tau"))))
         self.raw_dt = None if flow_dt is None else nn.Parameter(torch.full((nh,), _inv_softplus(max(flow_dt, 1e-12))))
@@ -150,7 +146,8 @@ class SpectralManifoldAttention(nn.Module):
         """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v).
         ``bounds`` (packed offsets) restarts the token index of ``positions="index"`` at every sequence."""
         B, T, _ = x.shape
-        nh, n, dv = self.n_heads, self.latent_dim, self.d_value
+        nh, dv = self.n_heads, self.d_value
+        n = 3 if self.base == "sphere" else self.latent_dim
         pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
         if self.omega is not None:
             # token index; with padding (mask 0/1) it counts real tokens, so left padding does not shift it
@@ -161,11 +158,11 @@ class SpectralManifoldAttention(nn.Module):
             else:
                 t = mask.cumsum(1) - 1
             pos = (t[:, None, :, None] * self.omega.to(x.dtype)[None, :, None, :]).expand(2, B, nh, T, n)
-        w = self.warp_proj(x).view(B, T, nh, 1 + n).transpose(1, 2)
+        w = self.warp_proj(x).view(B, T, nh, self.n_warp).transpose(1, 2)
         alpha = Fn.softplus(w[..., 0]) if self.warp else torch.zeros_like(w[..., 0])
         vv = self.v_proj(x).view(B, T, nh, dv + 1).transpose(1, 2)
         values = vv[..., :dv] * torch.sigmoid(vv[..., dv:])
-        return pos[0], pos[1], values, alpha, w[..., 1:]
+        return pos[0], pos[1], values, alpha, (w[..., 1:] if self.base == "torus" else None)
 
     def forward(self, x, state: SMTState | None = None, mode: str | None = None, attention_mask=None,
                 cu_seqlens=None):
@@ -183,6 +180,10 @@ class SpectralManifoldAttention(nn.Module):
         if m is not None:
             values, alpha = values * m[:, None, :, None], alpha * m[:, None, :]
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
+        if self.base == "sphere":
+            y, st = self._sphere(mode, (q_pos, k_pos, values, alpha), (sigma, tau, gamma), state, bounds)
+            B, T = x.shape[:2]
+            return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
         args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
         if mode == "chunk" and self.checkpoint is not None and torch.is_grad_enabled():
             if bounds is None:
@@ -196,6 +197,23 @@ class SpectralManifoldAttention(nn.Module):
             y, st = smt_recurrent(*args, filter=self.filter, state=state, cu_seqlens=cu_seqlens)
         B, T = x.shape[:2]
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
+
+    def _sphere(self, mode, tokens, heads, state, bounds):
+        # the S² ops take no cu_seqlens: a pack runs them once per sequence
+        def one(tok, st):
+            st = None if st is None else SphereState(*st)
+            if mode == "chunk":
+                y, s = smt_sphere_chunked(self.basis, *tok, *heads, filter=self.filter, state=st,
+                                          chunk_size=self.chunk_size or 64)
+            else:
+                y, s = smt_sphere_recurrent(self.basis, *tok, *heads, filter=self.filter, state=st)
+            return y, (s.H, s.C)
+
+        if bounds is None:
+            y, (H, C) = one(tokens, None if state is None else (state.H, state.C))
+        else:
+            y, (H, C) = run_packed(one, bounds, tokens, None if state is None else (state.H, state.C))
+        return y, SphereState(H, C)
 
     def _checkpointed(self, args, state):
         from torch.utils.checkpoint import checkpoint
@@ -237,128 +255,3 @@ class SpectralManifoldAttention(nn.Module):
         """
         K = self.n_modes
         return self.n_heads * ((K * (K + 1) // 2 if self.warp else 0) + K * self.d_value)
-
-
-class LinearAttention(nn.Module):
-    """Causal linear attention (no normalizer; per-head RMSNorm on the output), decay γ.
-
-    ``feature_map``: "elu" (φ = elu + 1, Katharopoulos et al. 2020) on a projection of size
-    ``feature_dim``; "taylor" (Based, Arora et al. 2024: φ(p) = [1, p/f^¼, vec(p pᵀ)/(√2·√f)] of a
-    projection p of size f = ``feature_dim``, so φ(q)ᵀφ(k) = 1 + s + s²/2 with s = qᵀk/√f, the
-    second-order Taylor expansion of e^s); or "fourier" (φ = [cos κ·p, sin κ·p]/√V of a projected
-    torus position p, κ the first ``feature_dim``/2 modes — SMT with H ≡ 0 and f ≡ 1).
-    """
-
-    def __init__(self, d_model: int, n_heads: int = 1, feature_dim: int = 16, feature_map: str = "elu",
-                 d_value: int | None = None, gamma: float = 0.999, latent_dim: int = 2, mode: str = "chunk",
-                 chunk_size: int = 64):
-        super().__init__()
-        self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
-        if feature_map not in FEATURE_MAPS:
-            raise ManifoldSpecError(f"feature_map: expected one of {FEATURE_MAPS}, got {feature_map!r}")
-        self.feature_map, self.mode, self.chunk_size = feature_map, _check_mode(mode), positive_int(chunk_size, "chunk_size")
-        self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
-        nh, dv = self.n_heads, self.d_value
-        if feature_map == "fourier":
-            self.basis = torus_basis(max(1, positive_int(feature_dim, "feature_dim") // 2), latent_dim)
-            self.feature_dim, pdim = 2 * self.basis.n_modes, latent_dim
-        elif feature_map == "taylor":
-            f = positive_int(feature_dim, "feature_dim")
-            self.basis, self.feature_dim, pdim = None, 1 + f + f * f, f
-        else:
-            self.basis, self.feature_dim, pdim = None, positive_int(feature_dim, "feature_dim"), feature_dim
-        self.pdim = pdim
-        self.qk_proj = nn.Linear(d_model, 2 * nh * pdim)
-        if feature_map == "fourier":
-            nn.init.normal_(self.qk_proj.weight, std=math.pi / math.sqrt(d_model))
-        self.v_proj = nn.Linear(d_model, nh * dv)
-        self.raw_gamma = nn.Parameter(torch.full((nh,), math.log(gamma / (1 - gamma)) if gamma < 1 else 30.0))
-        self.norm = nn.RMSNorm(dv)
-        self.o_proj = nn.Linear(nh * dv, d_model)
-
-    def _phi(self, p):
-        if self.feature_map == "fourier":
-            return fourier_features(p, self.basis.kappa_t(p), self.basis.volume)
-        if self.feature_map == "taylor":
-            f = p.shape[-1]
-            quad = (p[..., :, None] * p[..., None, :]).flatten(-2) / math.sqrt(2 * f)
-            return torch.cat([torch.ones_like(p[..., :1]), p / f**0.25, quad], dim=-1)
-        return Fn.elu(p) + 1
-
-    def forward(self, x, state=None, mode: str | None = None, attention_mask=None, cu_seqlens=None):
-        """x (B, T, d_model) → (y, S) with S (B, nh, d_f, d_v); padding (``attention_mask`` 0) writes nothing to S.
-        ``cu_seqlens`` (N + 1,): x is B = 1 with N packed sequences; ``state`` and S are then (N, nh, d_f, d_v)."""
-        _check_x(x, self.d_model)
-        mode = _check_mode(mode or self.mode)
-        packing(cu_seqlens, x, attention_mask)
-        m = padding_mask(attention_mask, x)
-        B, T, _ = x.shape
-        qk = self.qk_proj(x).view(B, T, 2, self.n_heads, self.pdim).permute(2, 0, 3, 1, 4)
-        q, k = self._phi(qk[0]), self._phi(qk[1])
-        v = self.v_proj(x).view(B, T, self.n_heads, self.d_value).transpose(1, 2)
-        if m is not None:
-            k = k * m[:, None, :, None]
-        gamma = torch.sigmoid(self.raw_gamma).to(x.dtype)
-        if mode == "chunk":
-            y, S = linear_attention_chunked(q, k, v, gamma, state, self.chunk_size, cu_seqlens=cu_seqlens)
-        else:
-            y, S = linear_attention_recurrent(q, k, v, gamma, state, cu_seqlens=cu_seqlens)
-        return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), S
-
-    def state_size(self) -> int:
-        """Recurrent state in real scalars per sequence: nh·d_f·d_v for elu features. Fourier features
-        [cos κ·p, sin κ·p] over a mode set closed under m → −m span only K = ``basis.n_modes`` functions
-        (cos κ_{−m}·p = cos κ_m·p, sin κ_{−m}·p = −sin κ_m·p), so the state holds nh·K·d_v (as
-        :meth:`SpectralManifoldAttention.state_size` counts C). Taylor features hold p pᵀ, symmetric, so
-        their 1 + f + f² features span 1 + f + f(f+1)/2 (Based's state formula)."""
-        if self.feature_map == "fourier":
-            rank = self.basis.n_modes
-        elif self.feature_map == "taylor":
-            rank = 1 + self.pdim + self.pdim * (self.pdim + 1) // 2
-        else:
-            rank = self.feature_dim
-        return self.n_heads * rank * self.d_value
-
-
-class SoftmaxAttention(nn.Module):
-    """Causal multi-head softmax attention via torch SDPA; the state is the KV cache (grows with T)."""
-
-    def __init__(self, d_model: int, n_heads: int = 1, mode: str = "chunk", **_ignored):
-        super().__init__()
-        self.d_model, self.n_heads = positive_int(d_model, "d_model"), positive_int(n_heads, "n_heads")
-        if d_model % n_heads:
-            raise ManifoldSpecError(f"n_heads: must divide d_model={d_model}, got {n_heads}")
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.o_proj = nn.Linear(d_model, d_model)
-
-    def forward(self, x, state=None, mode: str | None = None, attention_mask=None, cu_seqlens=None):
-        """x (B, T, d_model) → (y, (K_cache, V_cache, valid)) with caches (B, nh, T_total, d_head) and
-        ``valid`` (B, T_total) bool, False at padding (``attention_mask`` 0), which no query attends to.
-        ``cu_seqlens`` (N + 1,): x is B = 1 with N packed sequences, attended block-diagonally; the caches
-        (given and returned) are then per sequence, batch N, left-padded to a common length."""
-        _check_x(x, self.d_model)
-        B, T, _ = x.shape
-        bounds = packing(cu_seqlens, x, attention_mask)
-        m = padding_mask(attention_mask, x)
-        valid = torch.ones(B, T, dtype=torch.bool, device=x.device) if m is None else m.bool()
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
-        if bounds is not None:
-            y, state = packed_sdpa(q, k, v, state, bounds)
-            return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), state
-        if state is not None:
-            k, v = torch.cat([state[0], k], 2), torch.cat([state[1], v], 2)
-            valid = torch.cat([state[2], valid], 1)
-        P = k.shape[2] - T  # cached tokens: query t sees keys ≤ P + t
-        if state is None and m is None:
-            y = Fn.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            causal = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(P)
-            # a padded query sees itself, so that no row is empty (SDPA would return NaN there)
-            own = torch.zeros_like(causal)
-            own[torch.arange(T), P + torch.arange(T)] = True
-            mask = causal & (valid[:, None, None, :] | own)
-            y = Fn.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1)), (k, v, valid)
-
-    def state_size(self, seq_len: int) -> int:
-        return 2 * self.d_model * seq_len
