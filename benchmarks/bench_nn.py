@@ -35,10 +35,14 @@ def _rss_mb() -> float:
 
 
 def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None, chunk=None):
-    from manifoldspec.nn import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+    from manifoldspec.nn import DeltaNetAttention, LinearAttention, SoftmaxAttention, SpectralManifoldAttention
     if mixer == "smt":
         return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=chunk,
                                          checkpoint=checkpoint)
+    if mixer == "sphere":  # SMT on S²: K = (L+1)² harmonics, ``modes`` rounded up to whole multiplets
+        return SpectralManifoldAttention(d_model, heads, n_modes=modes, base="sphere", chunk_size=chunk)
+    if mixer == "deltanet":
+        return DeltaNetAttention(d_model, heads, key_dim=feat, chunk_size=64)
     if mixer == "linear":
         return LinearAttention(d_model, heads, feature_dim=feat, chunk_size=64)
     return SoftmaxAttention(d_model, heads)
@@ -135,6 +139,9 @@ def main(argv=None):
                     help="SMT gradient-checkpoint segment in tokens (default: off)")
     ap.add_argument("--chunk", type=int, default=None,
                     help="SMT chunk length (default: the layer's, 64 without flow and 16 with flow)")
+    ap.add_argument("--with", dest="extra", default="",
+                    help="comma-separated extra mixers for the throughput table: sphere (SMT on S², K = --modes "
+                         "rounded up to (L+1)²), deltanet (key size --feature-dim)")
     a = ap.parse_args(argv)
     lengths = [int(x) for x in (a.lengths or ("512,2048,8192" if a.quick else "512,2048,8192,32768")).split(",")]
     stream = [int(x) for x in (a.stream or ("16384,131072,1048576" if a.quick else "16384,65536,262144,1048576")).split(",")]
@@ -142,11 +149,17 @@ def main(argv=None):
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores; "
           f"torch threads {os.environ.get('BENCH_THREADS', '1')}; d_model={a.d_model}, heads={a.heads}, batch 1; "
           f"SMT flow_dt={a.flow_dt}, checkpoint={a.checkpoint}, chunk={a.chunk or 'default'}")
-    mixers = ("sdpa", "smt", "linear")
-    name = {"sdpa": "softmax", "smt": "smt", "linear": "linear"}
+    extra = tuple(m for m in a.extra.split(",") if m)
+    bad = [m for m in extra if m not in ("sphere", "deltanet")]
+    if bad:
+        ap.error(f"--with: expected a comma-separated subset of sphere,deltanet, got {a.extra!r}")
+    mixers = ("sdpa", "smt", "linear") + extra
+    name = {"sdpa": "softmax", "smt": "smt", "linear": "linear", "sphere": "sphere", "deltanet": "deltanet"}
+    short = {"smt": "smt", "linear": "lin", "sphere": "sph", "deltanet": "delta"}
     if "throughput" not in skip:
         print("\n1. one layer, forward + backward (tokens/s; peak RSS above baseline, MB)")
-        print(f"{'T':>7} " + " ".join(f"{m + ' tok/s':>14} {m + ' MB':>9}" for m in mixers) + f" {'smt/sdpa':>9} {'lin/sdpa':>9}")
+        print(f"{'T':>7} " + " ".join(f"{m + ' tok/s':>14} {m + ' MB':>9}" for m in mixers)
+              + "".join(f" {short[m] + '/sdpa':>10}" for m in mixers[1:]))
         for T in lengths:
             res = {m: _spawn("throughput", name[m], T, a.d_model, a.heads, a.modes, a.feature_dim, a.reps, a.flow_dt,
                              a.checkpoint, a.chunk) for m in mixers}
@@ -154,9 +167,9 @@ def main(argv=None):
             for m in mixers:
                 r = res[m]
                 cells.append(f"{'error':>14} {'':>9}" if "error" in r else f"{r['tok_s']:>14.0f} {r['peak_mb']:>9.1f}")
-            ratio = lambda m: (f"{res[m]['tok_s'] / res['sdpa']['tok_s']:>9.2f}"  # noqa: E731
-                               if "error" not in res[m] and "error" not in res["sdpa"] else f"{'-':>9}")
-            print(f"{T:>7} " + " ".join(cells) + f" {ratio('smt')} {ratio('linear')}", flush=True)
+            ratio = lambda m: (f"{res[m]['tok_s'] / res['sdpa']['tok_s']:>10.2f}"  # noqa: E731
+                               if "error" not in res[m] and "error" not in res["sdpa"] else f"{'-':>10}")
+            print(f"{T:>7} " + " ".join(cells) + "".join(f" {ratio(m)}" for m in mixers[1:]), flush=True)
             for m in mixers:
                 if "error" in res[m]:
                     print(f"        {m} at T={T}: {res[m]['error']}")

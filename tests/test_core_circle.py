@@ -121,6 +121,11 @@ def test_bad_input_is_refused_with_the_argument_named():
         ms.exact_eigenvalues(ms.FlatTorus(), 3, ms.random_warp(2, 2, period=(2 * np.pi,) * 2))
     with pytest.raises(ManifoldSpecError, match="metric: must be positive"):
         riemannian_length(ms.FlatTorus((1.0,)), lambda x: np.full((len(x), 1, 1), -1.0))
+    big = ms.discretize(ms.FlatTorus(), 101, 1)  # 10 201 DOFs: past the dense solver's limit
+    with pytest.raises(ManifoldSpecError, match="k: 3401 of 10201 eigenpairs needs the dense solver"):
+        ms.solve(big, 3401)
+    with pytest.raises(ManifoldSpecError, match="limited to n ≤ 10000"):
+        ms.solve(big, 5, method="dense")
     with pytest.raises(ManifoldSpecError, match="lengths: dimension must be 1, 2 or 3"):
         ms.FlatTorus((1.0,) * 4)
 

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     g.add_argument("--k", type=int, default=32, help="number of eigenpairs (default 32)")
     g.add_argument("--method", choices=("shift-invert", "lobpcg", "dense"), default="shift-invert",
                    help="eigensolver: shift-invert Lanczos with a sparse factorization (default; dense LAPACK when "
-                        "k ≥ n/3), AMG-preconditioned LOBPCG, or dense LAPACK (n ≤ 20000)")
+                        "k ≥ n/3), AMG-preconditioned LOBPCG, or dense LAPACK (n ≤ 10000)")
     g.add_argument("--plot", default=None, metavar="FILE", help="write eigenvalues vs k (and the error) to this image")
     g.add_argument("--eigenfunctions", default=None, metavar="FILE", help="write a grid of the first 8 eigenfunctions to this image")
     g.add_argument("--out", default=None, metavar="FILE", help="write eigenvalues to .json, or eigenpairs to .npz")

@@ -20,8 +20,8 @@ from .assemble import Operators, assemble
 from .spectrum import Spectrum
 
 METHODS = ("shift-invert", "lobpcg", "dense")
-# Above this size the dense solver's (n, n) matrices (8n² bytes each, 3.2 GB at 20000) are refused.
-DENSE_MAX = 20000
+# Above this size the dense solver's (n, n) matrices (8n² bytes each, 0.8 GB at 10000; LAPACK takes minutes) are refused.
+DENSE_MAX = 10000
 
 
 def _check_k(k, n: int) -> int:
@@ -91,7 +91,7 @@ def solve_operators(K, M, k: int, *, method: str = "shift-invert", sigma: float 
     k : int
         Number of eigenpairs, k ≤ n.
     method : {"shift-invert", "lobpcg", "dense"}
-        ``"dense"``: LAPACK on the full matrices (n ≤ 20000), exact to rounding. The iterative
+        ``"dense"``: LAPACK on the full matrices (n ≤ 10000), exact to rounding. The iterative
         methods switch to it by themselves when k ≥ n/3, where Lanczos can miss copies of
         degenerate eigenvalues and LOBPCG's block nears n (:func:`_needs_dense`).
     sigma : float, optional
@@ -135,8 +135,9 @@ def solve_operators(K, M, k: int, *, method: str = "shift-invert", sigma: float 
 def _dense(K, M, k: int):
     n = K.shape[0]
     if n > DENSE_MAX:
-        raise ManifoldSpecError(f"k: {k} of {n} eigenpairs needs the dense solver (k ≥ n/3), which is limited to "
-                                f"n ≤ {DENSE_MAX} degrees of freedom (memory 8n² bytes per matrix); lower k")
+        raise ManifoldSpecError(f"k: {k} of {n} eigenpairs needs the dense solver (method='dense', or k ≥ n/3, where "
+                                f"Lanczos misses copies of degenerate eigenvalues), which is limited to n ≤ {DENSE_MAX} "
+                                "degrees of freedom (8n² bytes per matrix); lower k below n/3")
     A, B = K.toarray(), M.toarray()
     lam, Phi = sla.eigh(0.5 * (A + A.T), 0.5 * (B + B.T), subset_by_index=[0, k - 1])
     return lam, _fix_signs(Phi)
