@@ -2,6 +2,7 @@
 
     python examples/train_mqar.py --steps 800 --plot mqar.png
     python examples/train_mqar.py --lrs 3e-4,1e-3,3e-3,1e-2 --seeds 0,1 --jobs 2 --plot sweep.png
+    python examples/train_mqar.py --base sphere --mixers smt,deltanet --lrs 1e-2,3e-2 --plot sphere.png
 
 Same as ``manifoldspec train-recall``; this script shows the Python API. With ``--lrs`` it sweeps
 learning rates and seeds (NN_ANCHORS.md §1.2: recurrent mixers need an LR sweep) and prints the
@@ -23,11 +24,16 @@ def main():
     ap.add_argument("--lrs", default=None, help="comma-separated learning rates to sweep (default: one run at 3e-3)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds for the sweep")
     ap.add_argument("--jobs", type=int, default=1, help="parallel training processes for the sweep")
+    ap.add_argument("--base", choices=("torus", "sphere"), default="torus",
+                    help="SMT base manifold: T² with K = 5 modes, or S² with K = 4 harmonics (l ≤ 1)")
+    ap.add_argument("--mixers", default="softmax,smt,linear", help="comma-separated: softmax, smt, linear, deltanet")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8)),
-                      steps=args.steps, batch_size=32, smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None})
-    mixers = ("softmax", "smt", "linear")
+                      steps=args.steps, batch_size=32,
+                      smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None} if args.base == "torus" else
+                      {"n_modes": 4, "base": "sphere"}, deltanet={"key_dim": 6})
+    mixers = tuple(m for m in args.mixers.split(",") if m)
     if args.lrs is None:
         results = [train_recall(m, cfg) for m in mixers]
         for r in results:

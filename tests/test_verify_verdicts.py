@@ -227,3 +227,34 @@ def test_ricci_flow_normalized_l2_rate():
     # the old uncorrected fit's rate (variance −6.6, i.e. −3.3 for u) is a false claim and fails
     wrong = check_ricci_flow(quick=True, decay_rate=-3.3)
     assert wrong.fails and wrong.data["failed"] == ["l = 2 rate"]
+
+
+def test_uncertainty_curve_oracles_and_a_wrong_limit():
+    from manifoldspec.verify.uncertainty_curve import check_uncertainty_curve
+
+    res = check_uncertainty_curve(quick=True)
+    assert res.verdict.startswith("HOLDS UNDER")
+    d = res.data
+    assert d["heisenberg"][-1, 0] < 3e-3 and d["scale_err"] < 1e-9 and d["iso_err"] < 1e-6
+    # the curve is monotone (more spatial spread buys less spectral spread) and dips below n²/4 when delocalized
+    assert np.all(np.diff(d["spatial"]) < 0) and np.all(np.diff(d["spectral"]) > 0)
+    assert (d["spatial"] * d["spectral"])[0] < 0.5
+    assert check_uncertainty_curve(quick=True, limit=1.05).verdict == FAILS
+
+
+def test_spread_matrix_integrates_the_squared_distance_exactly():
+    import manifoldspec as ms
+    from manifoldspec import ManifoldSpecError
+    from manifoldspec.verify.uncertainty_curve import spread_matrix, uncertainty_curve
+
+    disc = ms.discretize(ms.FlatTorus(), 8, 2)
+    d2 = lambda x: ((np.abs(x - np.pi)) ** 2).sum(1)  # noqa: E731 (periodic distance to (π, π): no wrap needed)
+    D = spread_matrix(disc, d2)
+    one = np.ones(disc.n_dofs)
+    # ∫∫_{[−π, π]²} (x² + y²) = 8π⁴/3, piecewise quadratic on the mesh: exact to rounding
+    assert abs(one @ (D @ one) - 8 * np.pi**4 / 3) < 1e-10 * 8 * np.pi**4 / 3
+    with pytest.raises(ManifoldSpecError, match="distance2"):
+        spread_matrix(disc, lambda x: -np.ones(len(x)))
+    ops = ms.assemble(disc)
+    with pytest.raises(ManifoldSpecError, match="mus"):
+        uncertainty_curve(ops.K, ops.M, D, [1.0, 0.0])

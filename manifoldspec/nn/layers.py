@@ -111,7 +111,7 @@ class SpectralManifoldAttention(nn.Module):
         self.base = _check_base(base, latent_dim, flow_dt, positions, checkpoint)
         self.basis = torus_basis(n_modes, latent_dim) if base == "torus" else sphere_basis(n_modes)
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
-        pdim = 3 if base == "sphere" else self.latent_dim  # coordinates of a position: R³ for S²
+        self.pos_dim = 3 if base == "sphere" else self.latent_dim  # coordinates of a position: R³ for S²
         self.d_value = positive_int(d_value or max(1, d_model // n_heads), "d_value")
         self.filter, self.mode, self.warp = filter, _check_mode(mode), bool(warp)
         self.chunk_size = None if chunk_size is None else positive_int(chunk_size, "chunk_size")
@@ -122,7 +122,7 @@ class SpectralManifoldAttention(nn.Module):
         nh, n, dv = self.n_heads, self.latent_dim, self.d_value
         # ablation: μ_t = q_t = ω·t; frequencies spread so that the first tokens land apart on the torus
         self.omega = nn.Parameter(torch.randn(nh, n) * 0.5) if positions == "index" else None
-        self.pos_proj = nn.Linear(d_model, 2 * nh * pdim)  # q_t and μ_t
+        self.pos_proj = nn.Linear(d_model, 2 * nh * self.pos_dim)  # q_t and μ_t
         self.n_warp = 1 + (n if base == "torus" else 0)  # α_t (pre-softplus), and v_t on the torus
         self.warp_proj = nn.Linear(d_model, nh * self.n_warp)
         self.v_proj = nn.Linear(d_model, nh * (dv + 1))  # V_t and the gate w_t
@@ -143,11 +143,11 @@ class SpectralManifoldAttention(nn.Module):
         return self.log_sigma.exp(), Fn.softplus(self.raw_tau), dt, torch.sigmoid(self.raw_gamma)
 
     def project(self, x, mask=None, bounds=None):
-        """Token maps: q_pos, k_pos, warp_v (B, nh, T, n); alpha (B, nh, T); values (B, nh, T, d_v).
+        """Token maps: q_pos, k_pos (B, nh, T, n), n = latent_dim (torus) or 3 (sphere); alpha (B, nh, T);
+        values (B, nh, T, d_v); warp_v (B, nh, T, n) on the torus, None on the sphere (its warp is conformal).
         ``bounds`` (packed offsets) restarts the token index of ``positions="index"`` at every sequence."""
         B, T, _ = x.shape
-        nh, dv = self.n_heads, self.d_value
-        n = 3 if self.base == "sphere" else self.latent_dim
+        nh, dv, n = self.n_heads, self.d_value, self.pos_dim
         pos = self.pos_proj(x).view(B, T, 2, nh, n).permute(2, 0, 3, 1, 4)
         if self.omega is not None:
             # token index; with padding (mask 0/1) it counts real tokens, so left padding does not shift it

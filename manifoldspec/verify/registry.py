@@ -41,6 +41,7 @@ CHECKS: tuple[Check, ...] = (
     Check("uncertainty_naive", 5, "uncertainty_naive", "eq. (9) as stated: fails on eigenfunctions"),
     Check("uncertainty_circle", 5, "uncertainty", "Breitenberger on S¹: var_A·var_F ≥ 1/4"),
     Check("uncertainty_sphere", 5, "uncertainty", "Narcowich–Ward on S²: var_S·var_M ≥ 1"),
+    Check("uncertainty_curve", 5, "uncertainty_curve", "any M: the uncertainty curve (ground states of K + μD)"),
     Check("rope", 6, "rope", "§5.1: RoPE as flat-torus spectral retrieval"),
     Check("linear_attention", 7, "linear_attention", "§5.2: flat SMT = linear attention"),
     Check("memory", 8, "memory", "O(1) state, O(N) cost (measured)"),
