@@ -144,8 +144,8 @@ def check_uncertainty_curve(*, quick: bool = False, limit: float = 1.0) -> Check
     ok = (heis[-1, 0] < tol_limit and heis[-1, 1] < tol_limit and np.all(np.diff(heis[:, 0]) < 0)
           and scale_err < 1e-9 and iso_err < (1e-6 if quick else 1e-7))
     product = s * w
-    details = (f"Flat 2π-torus, centre (π, π), P2: at μ = 100 |Δ²_g·Δ²_s − n²/4| = "
-               + ", ".join(fmt(v, 2) for v in heis[:, 0]) + f" and |E₀/(2√μ) − 1| = "
+    details = (f"Flat 2π-torus, centre (π, π), P2: at μ = 100 |Δ²_g·Δ²_s − {limit:g}| = "
+               + ", ".join(fmt(v, 2) for v in heis[:, 0]) + " and |E₀/(2√μ) − 1| = "
                + ", ".join(fmt(v, 2) for v in heis[:, 1]) + f" at resolutions {', '.join(map(str, levels))} "
                f"(the Gaussian limit). Along the curve (μ = {', '.join(f'{m:g}' for m in mus)}) the product is "
                + ", ".join(fmt(v, 5) for v in product) + ": below n²/4 = 1 for delocalized states. Scaling g → 1.7²g: "
