@@ -104,16 +104,6 @@ def exact_eigenvalues(manifold, k: int, metric=None) -> np.ndarray:
     raise ManifoldSpecError(f"manifold: no analytic spectrum is known for {type(manifold).__name__}")
 
 
-def _wavenumbers(n: int, length: float, k: int) -> tuple[np.ndarray, float]:
-    """Integer wavenumbers 0, ±1, ±2, … (k of them, the discrete set of an n-point periodic grid) and h."""
-    n = positive_int(n, "n_elements")
-    if k > n:
-        raise ManifoldSpecError(f"k: an {n}-element periodic mesh has {n} eigenvalues, got k={k}")
-    j = np.arange(1, n)
-    m = np.concatenate([[0], np.minimum(j, n - j)])  # mode j ~ wavenumber min(j, n − j) on the grid
-    return np.sort(m)[:k], positive_scalar(length, "length") / n
-
-
 def p1_circle_eigenvalues(n_elements: int, k: int, *, length: float = 2 * np.pi, mass: str = "consistent") -> np.ndarray:
     """Exact eigenvalues of the P1 pencil (K, M) on a uniform periodic mesh of a circle.
 
@@ -136,9 +126,12 @@ def p1_circle_eigenvalues(n_elements: int, k: int, *, length: float = 2 * np.pi,
     ndarray, shape (k,)
         Ascending, each nonzero value twice (once at m = N/2 for even N), in 1/length².
     """
-    k = positive_int(k, "k")
-    m, h = _wavenumbers(n_elements, length, k)
-    th = 2 * np.pi * m / positive_int(n_elements, "n_elements")  # κh
+    n, k = positive_int(n_elements, "n_elements"), positive_int(k, "k")
+    if k > n:
+        raise ManifoldSpecError(f"k: an {n}-element periodic mesh has {n} eigenvalues, got k={k}")
+    h = positive_scalar(length, "length") / n
+    j = np.arange(n)
+    th = np.sort(2 * np.pi * np.minimum(j, n - j) / n)[:k]  # κh for the grid's wavenumbers 0, ±1, ±2, …
     if mass == "consistent":
         return np.sort(6 / h**2 * (1 - np.cos(th)) / (2 + np.cos(th)))
     if mass == "lumped":
