@@ -76,6 +76,30 @@ def element_geometry(disc, xi: np.ndarray, which=None):
     return np.einsum("qi,eic->eqc", N, nodes), np.einsum("qia,eic->eqca", dN, nodes)
 
 
+def element_metric(disc, metric, *, degree: int | None = None, which=None):
+    """Quadrature data of every element (or of ``which``) in reference coordinates ξ.
+
+    Returns
+    -------
+    N : (n_q, n_loc) ; dN : (n_q, n_loc, 2)
+        Shape functions and their ξ-gradients.
+    Ginv : (E, n_q, 2, 2)
+        Inverse of the pulled-back metric G = Jᵀ g J.
+    dvol : (E, n_q)
+        Quadrature weight times √det G (the Riemannian volume element).
+    """
+    xi, w = reference_quadrature(degree or QUAD_DEGREE[disc.order])
+    N, dN = shape_functions(disc.order, xi)
+    X, J = element_geometry(disc, xi, which)
+    E, nq = X.shape[:2]
+    g = metric(X.reshape(-1, 3)).reshape(E, nq, 3, 3)
+    G = np.swapaxes(J, -1, -2) @ (g @ J)  # batched matmul: ~10x faster than a 3-operand einsum
+    check_spd(G, name="metric (pulled back to the surface)", where=X)
+    det = G[..., 0, 0] * G[..., 1, 1] - G[..., 0, 1] * G[..., 1, 0]
+    Ginv = np.stack([np.stack([G[..., 1, 1], -G[..., 0, 1]], -1), np.stack([-G[..., 1, 0], G[..., 0, 0]], -1)], -2) / det[..., None, None]
+    return N, dN, Ginv, w[None, :] * np.sqrt(det)
+
+
 def element_matrices(disc, metric, *, degree: int | None = None, which=None):
     """Local stiffness and mass matrices of every element (or of the elements ``which``).
 
@@ -92,16 +116,7 @@ def element_matrices(disc, metric, *, degree: int | None = None, which=None):
     elements : ndarray, shape (E, n_loc)
         Global dof index of each local node.
     """
-    xi, w = reference_quadrature(degree or QUAD_DEGREE[disc.order])
-    N, dN = shape_functions(disc.order, xi)
-    X, J = element_geometry(disc, xi, which)
-    E, nq = X.shape[:2]
-    g = metric(X.reshape(-1, 3)).reshape(E, nq, 3, 3)
-    G = np.swapaxes(J, -1, -2) @ (g @ J)  # batched matmul: ~10x faster than a 3-operand einsum
-    check_spd(G, name="metric (pulled back to the surface)", where=X)
-    det = G[..., 0, 0] * G[..., 1, 1] - G[..., 0, 1] * G[..., 1, 0]
-    Ginv = np.stack([np.stack([G[..., 1, 1], -G[..., 0, 1]], -1), np.stack([-G[..., 1, 0], G[..., 0, 0]], -1)], -2) / det[..., None, None]
-    dvol = w[None, :] * np.sqrt(det)  # (E, n_q)
+    N, dN, Ginv, dvol = element_metric(disc, metric, degree=degree, which=which)
     Ke = np.einsum("eq,qia,eqab,qjb->eij", dvol, dN, Ginv, dN, optimize=True)
     Me = np.einsum("eq,qi,qj->eij", dvol, N, N, optimize=True)
     return Ke, Me, disc.elements if which is None else disc.elements[np.asarray(which)]
