@@ -35,7 +35,8 @@ def _rss_mb() -> float:
 
 
 def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None, chunk=None):
-    from manifoldspec.nn import DeltaNetAttention, LinearAttention, SoftmaxAttention, SpectralManifoldAttention
+    from manifoldspec.nn import (DeltaNetAttention, GatedLinearAttention, LinearAttention, SoftmaxAttention,
+                                 SpectralManifoldAttention)
     if mixer == "smt":
         return SpectralManifoldAttention(d_model, heads, n_modes=modes, flow_dt=flow_dt, chunk_size=chunk,
                                          checkpoint=checkpoint)
@@ -43,6 +44,8 @@ def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None, ch
         return SpectralManifoldAttention(d_model, heads, n_modes=modes, base="sphere", chunk_size=chunk)
     if mixer == "deltanet":
         return DeltaNetAttention(d_model, heads, key_dim=feat, chunk_size=64)
+    if mixer == "gla":  # GLA's per-channel (vector) gate
+        return GatedLinearAttention(d_model, heads, key_dim=feat, chunk_size=64)
     if mixer == "linear":
         return LinearAttention(d_model, heads, feature_dim=feat, chunk_size=64)
     return SoftmaxAttention(d_model, heads)
@@ -141,7 +144,7 @@ def main(argv=None):
                     help="SMT chunk length (default: the layer's, 64 without flow and 16 with flow)")
     ap.add_argument("--with", dest="extra", default="",
                     help="comma-separated extra mixers for the throughput table: sphere (SMT on S², K = --modes "
-                         "rounded up to (L+1)²), deltanet (key size --feature-dim)")
+                         "rounded up to (L+1)²), deltanet, gla (key size --feature-dim)")
     a = ap.parse_args(argv)
     lengths = [int(x) for x in (a.lengths or ("512,2048,8192" if a.quick else "512,2048,8192,32768")).split(",")]
     stream = [int(x) for x in (a.stream or ("16384,131072,1048576" if a.quick else "16384,65536,262144,1048576")).split(",")]
@@ -150,12 +153,12 @@ def main(argv=None):
           f"torch threads {os.environ.get('BENCH_THREADS', '1')}; d_model={a.d_model}, heads={a.heads}, batch 1; "
           f"SMT flow_dt={a.flow_dt}, checkpoint={a.checkpoint}, chunk={a.chunk or 'default'}")
     extra = tuple(m for m in a.extra.split(",") if m)
-    bad = [m for m in extra if m not in ("sphere", "deltanet")]
+    bad = [m for m in extra if m not in ("sphere", "deltanet", "gla")]
     if bad:
-        ap.error(f"--with: expected a comma-separated subset of sphere,deltanet, got {a.extra!r}")
+        ap.error(f"--with: expected a comma-separated subset of sphere,deltanet,gla, got {a.extra!r}")
     mixers = ("sdpa", "smt", "linear") + extra
-    name = {"sdpa": "softmax", "smt": "smt", "linear": "linear", "sphere": "sphere", "deltanet": "deltanet"}
-    short = {"smt": "smt", "linear": "lin", "sphere": "sph", "deltanet": "delta"}
+    name = {"sdpa": "softmax", "smt": "smt", "linear": "linear", "sphere": "sphere", "deltanet": "deltanet", "gla": "gla"}
+    short = {"smt": "smt", "linear": "lin", "sphere": "sph", "deltanet": "delta", "gla": "gla"}
     if "throughput" not in skip:
         print("\n1. one layer, forward + backward (tokens/s; peak RSS above baseline, MB)")
         print(f"{'T':>7} " + " ".join(f"{m + ' tok/s':>14} {m + ' MB':>9}" for m in mixers)

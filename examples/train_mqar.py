@@ -26,13 +26,15 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="parallel training processes for the sweep")
     ap.add_argument("--base", choices=("torus", "sphere"), default="torus",
                     help="SMT base manifold: T² with K = 5 modes, or S² with K = 4 harmonics (l ≤ 1)")
-    ap.add_argument("--mixers", default="softmax,smt,linear", help="comma-separated: softmax, smt, linear, deltanet")
+    ap.add_argument("--mixers", default="softmax,smt,linear", help="comma-separated: softmax, smt, linear, deltanet, gla "
+                    "(gla: GLA's vector gate, key_dim 6 like DeltaNet)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(vocab_size=64, train_slices=((64, 4), (64, 8)), test_slices=((64, 4), (64, 8)),
                       steps=args.steps, batch_size=32,
                       smt={"n_modes": 5, "latent_dim": 2, "flow_dt": None} if args.base == "torus" else
-                      {"n_modes": 4, "base": "sphere"}, deltanet={"key_dim": 6})
+                      {"n_modes": 4, "base": "sphere"}, deltanet={"key_dim": 6},
+                      gla={"key_dim": 6, "gate": "vector"})
     mixers = tuple(m for m in args.mixers.split(",") if m)
     if args.lrs is None:
         results = [train_recall(m, cfg) for m in mixers]

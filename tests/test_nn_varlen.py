@@ -245,6 +245,8 @@ def test_layers_pass_cu_seqlens_through_and_restart_index_positions():
 MODEL_KW = {"smt": dict(mixer="smt", n_modes=5, chunk_size=3), "smt_flow": dict(mixer="smt", n_modes=5, flow_dt=0.05),
             "linear": dict(mixer="linear", feature_dim=4, chunk_size=3), "softmax": dict(mixer="softmax"),
             "deltanet": dict(mixer="deltanet", key_dim=4, chunk_size=3),
+            "gla": dict(mixer="gla", key_dim=4, chunk_size=3),
+            "gla_scalar": dict(mixer="gla", gate="scalar", key_dim=4, chunk_size=3),
             "smt_sphere": dict(mixer="smt", base="sphere", n_modes=4, chunk_size=3)}
 
 
@@ -288,7 +290,7 @@ def test_model_packed_equals_each_sequence_alone(name):
         assert (a is None) == (b is None) and (a is None or _rel(a, b) <= 1e-10)
 
 
-@pytest.mark.parametrize("name", ["smt", "linear", "softmax", "deltanet", "smt_sphere"])
+@pytest.mark.parametrize("name", ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere"])
 def test_model_packed_float32(name):
     model = _model(name, F32)
     lengths = [6, 1, 0, 9]

@@ -14,7 +14,8 @@ EPILOG = """examples:
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
 
-Chance accuracy is 1/(V − V/2) for MQAR (guessing a value token), 1/(V − 1) for --task induction. Linear attention gets the equal-state d_f unless --linear-features is given.
+Chance accuracy is 1/(V − V/2) for MQAR (guessing a value token), 1/(V − 1) for --task induction. Linear attention gets the equal-state d_f unless --linear-features is given;
+DeltaNet and gated linear attention (--mixers deltanet,gla) get the equal-state d_k unless --delta-key-dim / --gla-key-dim is.
 Needs torch: pip install manifoldspec[nn].
 """
 
@@ -38,7 +39,7 @@ def add_parser(sub) -> None:
                     "(sequence length, number of pairs), the recurrent state size, and optionally a plot.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixers", default="smt,softmax,linear",
-                   help="comma-separated mixers to train: smt, softmax, linear, deltanet (default: smt,softmax,linear)")
+                   help="comma-separated mixers to train: smt, softmax, linear, deltanet, gla (default: smt,softmax,linear)")
     d = p.add_argument_group("data")
     d.add_argument("--task", choices=("mqar", "induction"), default="mqar",
                    help="mqar (default), or induction: single-query recall of the token after a special token "
@@ -73,6 +74,12 @@ def add_parser(sub) -> None:
                    help="linear attention's feature map: elu + 1, or Based's second-order Taylor map (default elu)")
     m.add_argument("--delta-key-dim", type=int, default=None,
                    help="DeltaNet: key size d_k per head (default: the equal-state d_k, nh·d_k·d_v ≥ SMT's state)")
+    m.add_argument("--gla-key-dim", type=int, default=None,
+                   help="gated linear attention: key size d_k per head (default: the equal-state d_k, "
+                        "nh·d_k·d_v ≥ SMT's state)")
+    m.add_argument("--gla-gate", choices=("vector", "scalar"), default="vector",
+                   help="gated linear attention's decay: vector, one per key channel (GLA), or scalar, one per "
+                        "head (the Mamba-2/SSD recurrence, not the full Mamba-2 block) (default vector)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -127,6 +134,10 @@ def run(args) -> int:
             cfg = replace(cfg, linear={**cfg.linear, "feature_dim": equal_state_features(cfg)})
     if "deltanet" in mixers:
         cfg = replace(cfg, deltanet={"key_dim": args.delta_key_dim or equal_state_features(cfg, "deltanet", "key_dim")})
+    if "gla" in mixers:
+        cfg = replace(cfg, gla={"key_dim": args.gla_key_dim or 1, "gate": args.gla_gate})
+        if args.gla_key_dim is None:
+            cfg = replace(cfg, gla={**cfg.gla, "key_dim": equal_state_features(cfg, "gla", "key_dim")})
     show = not args.no_progress and sys.stderr.isatty()
     chance = cfg.chance
     cols = [f"L={L},N={N}" for L, N in test]
@@ -138,6 +149,9 @@ def run(args) -> int:
     if "deltanet" in mixers:
         how = "given" if args.delta_key_dim else "equal state with SMT"
         print(f"DeltaNet: key_dim = {cfg.deltanet['key_dim']} ({how})")
+    if "gla" in mixers:
+        how = "given" if args.gla_key_dim else "equal state with SMT"
+        print(f"gated linear attention ({args.gla_gate} gate): key_dim = {cfg.gla['key_dim']} ({how})")
     if len(lrs) > 1 or len(seeds) > 1:
         return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
     results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]

@@ -8,10 +8,11 @@ imports torch. Public names:
   eigh with a degenerate-safe backward), :func:`ritz_filter`, :func:`ritz_kernel` / :func:`first_order_kernel` (point-evaluation kernels), :func:`sparse_eigsh`
   (bottom-k pairs of a sparse pencil, adjoint backward), :func:`smt_chunked` /
   :func:`smt_recurrent`, :func:`linear_attention_chunked` / :func:`linear_attention_recurrent`.
-  :func:`delta_rule_chunked` / :func:`delta_rule_recurrent`; on the sphere base
+  :func:`delta_rule_chunked` / :func:`delta_rule_recurrent`, :func:`gated_linear_chunked` /
+  :func:`gated_linear_recurrent`; on the sphere base
   :func:`smt_sphere_chunked` / :func:`smt_sphere_recurrent` with :func:`sphere_basis`.
 * layers — :class:`SpectralManifoldAttention` (``base="torus"`` or ``"sphere"``), :class:`LinearAttention`,
-  :class:`SoftmaxAttention`, :class:`DeltaNetAttention`.
+  :class:`SoftmaxAttention`, :class:`DeltaNetAttention`, :class:`GatedLinearAttention`.
 * models — :class:`SMTBlock`, :class:`SMTLanguageModel`.
 * data/training — :func:`mqar_batch`, :func:`train_recall`, :func:`sweep_recall` (learning rate × seed)
   and :func:`best_learning_rates`.
@@ -28,17 +29,19 @@ from .ops.spectral import (first_order_filter, first_order_kernel, heat_divided_
 from .ops.smt import SMTState, smt_chunked, smt_recurrent
 from .ops.linear import linear_attention_chunked, linear_attention_recurrent
 from .ops.delta import delta_rule_chunked, delta_rule_recurrent
+from .ops.gla import gated_linear_chunked, gated_linear_recurrent
 from .ops.eigsh import sparse_eigsh
 from .sphere_basis import SphereModeBasis, sphere_basis, sphere_features
 from .ops.sphere import SphereState, smt_sphere_chunked, smt_sphere_recurrent
 from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention
 from .deltanet import DeltaNetAttention
+from .gla import GatedLinearAttention
 from .models import SMTBlock, SMTLanguageModel
 from .mqar import MQARConfig, mqar_batch
 from .train import TrainConfig, evaluate_recall, train_recall
 from .sweep import best_learning_rates, sweep_recall
 
-__all__ = ["DeltaNetAttention", "SphereModeBasis", "SphereState", "delta_rule_chunked", "delta_rule_recurrent",
+__all__ = ["DeltaNetAttention", "GatedLinearAttention", "gated_linear_chunked", "gated_linear_recurrent", "SphereModeBasis", "SphereState", "delta_rule_chunked", "delta_rule_recurrent",
            "smt_sphere_chunked", "smt_sphere_recurrent", "sphere_basis", "sphere_features", "LinearAttention", "MQARConfig", "SMTBlock", "SMTLanguageModel", "SMTState", "SoftmaxAttention",
            "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "best_learning_rates", "evaluate_recall", "first_order_filter", "first_order_kernel",
            "heat_divided_differences", "hermitian_function", "linear_attention_chunked",

@@ -17,11 +17,12 @@ from torch import nn
 
 from .._checks import ManifoldSpecError, positive_int
 from .deltanet import DeltaNetAttention
+from .gla import GatedLinearAttention
 from .layers import LinearAttention, SoftmaxAttention, SpectralManifoldAttention, padding_mask
 from .ops.varlen import check_state_batch, packed_positions, packing
 
 MIXERS = {"smt": SpectralManifoldAttention, "softmax": SoftmaxAttention, "linear": LinearAttention,
-          "deltanet": DeltaNetAttention}
+          "deltanet": DeltaNetAttention, "gla": GatedLinearAttention}
 
 
 class ShortConv(nn.Module):
@@ -73,7 +74,8 @@ class SMTBlock(nn.Module):
     Parameters
     ----------
     d_model : int
-    mixer : {"smt", "softmax", "linear"}
+    mixer : {"smt", "softmax", "linear", "deltanet", "gla"}
+        A key of :data:`MIXERS`.
     n_heads : int
     short_conv : int
         Kernel of the causal short convolution before the mixer (0: none).

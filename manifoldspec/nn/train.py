@@ -24,8 +24,8 @@ class TrainConfig:
     """Model and optimization settings shared by all mixers of a comparison.
 
     ``train_slices`` / ``test_slices`` are (seq_len, num_pairs) pairs; training draws each
-    batch from one slice, cycling through them. ``smt`` / ``linear`` hold extra keyword
-    arguments for those mixers (e.g. ``{"n_modes": 32}``).
+    batch from one slice, cycling through them. ``smt`` / ``linear`` / ``softmax`` / ``deltanet`` /
+    ``gla`` hold extra keyword arguments for those mixers (e.g. ``{"n_modes": 32}``).
     """
 
     vocab_size: int = 64
@@ -47,6 +47,8 @@ class TrainConfig:
     linear: dict = field(default_factory=lambda: {"feature_dim": 16})
     softmax: dict = field(default_factory=dict)
     deltanet: dict = field(default_factory=lambda: {"key_dim": 16})
+    # gate "vector" (GLA) or "scalar" (the Mamba-2/SSD recurrence); see manifoldspec.nn.gla
+    gla: dict = field(default_factory=lambda: {"key_dim": 16, "gate": "vector"})
     # "mqar", or "induction" (single query, NN_ANCHORS T3; num_pairs in the slices is ignored)
     task: str = "mqar"
 
@@ -90,7 +92,8 @@ def build_model(mixer: str, cfg: TrainConfig) -> SMTLanguageModel:
 def equal_state_features(cfg: TrainConfig, mixer: str = "linear", key: str = "feature_dim") -> int:
     """The smallest ``cfg.<mixer>[key]`` whose state is at least the SMT layer's (``state_size`` of both models
     under ``cfg``): the equal-state baseline, rounded in the baseline's favour. Defaults: linear attention's
-    ``feature_dim`` (with ``cfg.linear``'s feature map, default elu); ``("deltanet", "key_dim")`` for DeltaNet."""
+    ``feature_dim`` (with ``cfg.linear``'s feature map, default elu); ``("deltanet", "key_dim")`` for DeltaNet,
+    ``("gla", "key_dim")`` for gated linear attention (either gate: both store nh·d_k·d_v)."""
     smt = build_model("smt", cfg).state_size(1)
     for f in range(1, 100_000):
         if build_model(mixer, replace(cfg, **{mixer: {**getattr(cfg, mixer), key: f}})).state_size(1) >= smt:
