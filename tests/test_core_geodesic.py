@@ -8,7 +8,7 @@ from scipy.integrate import cumulative_simpson
 
 import manifoldspec as ms
 from manifoldspec import ManifoldSpecError
-from manifoldspec.spectral.geodesic import distance_interpolant, geodesic_distance
+from manifoldspec.spectral.geodesic import boundary_dofs, distance_interpolant, geodesic_distance
 
 TWO_PI = 2 * np.pi
 
@@ -82,6 +82,52 @@ def test_sphere_distance_is_the_great_circle_distance_to_first_order():
     assert errs[-1] < 1.5 * 6.60e-3
 
 
+@pytest.mark.parametrize("source, finest", [((0.5, 0.5), 1.10e-2), ((0.2, 0.3), 1.57e-2)])
+def test_square_with_averaged_boundary_steps_converges_where_neumann_stalls(source, finest):
+    # a convex domain: d is the Euclidean distance. The Neumann heat step has ∇u = 0 on the boundary, so its
+    # isolines meet the boundary at right angles and the error stalls there (measured 2.7e-2 → 2.1e-2 from
+    # the centre at 32² → 64²); Crane et al.'s average with the Dirichlet step converges at first order
+    errs, neumann = [], []
+    for res in (16, 32, 64):
+        disc = ms.discretize(ms.Box((1.0, 1.0)), res, 1)
+        i = int(np.argmin(((disc.dof_points - np.asarray(source)) ** 2).sum(1)))
+        exact = np.linalg.norm(disc.dof_points - disc.dof_points[i], axis=1)
+        errs.append(np.abs(geodesic_distance(disc, i) - exact).max())
+        neumann.append(np.abs(geodesic_distance(disc, i, boundary="neumann") - exact).max())
+    assert np.all((_orders(errs) > 0.75) & (_orders(errs) < 1.25)), errs
+    assert errs[-1] < 1.5 * finest
+    assert neumann[-1] > 1.5 * errs[-1] and _orders(neumann)[-1] < 0.6, neumann
+
+
+@pytest.mark.parametrize("order, finest", [(1, 1.30e-2), (2, 1.88e-3)])
+def test_flat_disk_surface_distance_from_its_centre(order, finest):
+    # a planar triangle surface with boundary (skfem's disk meshes in the plane z = 0): d = |x − x₀|
+    import skfem
+
+    errs = []
+    for nref in (3, 4, 5):
+        m = skfem.MeshTri.init_circle(nref)
+        disc = ms.discretize(ms.TriangleSurface(np.column_stack([m.p.T, np.zeros(m.p.shape[1])]), m.t.T), 0, order)
+        i = int(np.argmin((disc.dof_points**2).sum(1)))
+        exact = np.linalg.norm(disc.dof_points - disc.dof_points[i], axis=1)
+        errs.append(np.abs(geodesic_distance(disc, i) - exact).max())
+        on_circle = np.flatnonzero(np.abs(np.linalg.norm(disc.dof_points, axis=1) - 1) < 1e-12)
+        # every boundary vertex lies on the unit circle; P2 adds one midpoint per boundary side (inside it)
+        nv = len(on_circle)
+        assert np.array_equal(np.intersect1d(boundary_dofs(disc), on_circle), on_circle)
+        assert len(boundary_dofs(disc)) == nv * order
+    assert np.all(np.diff(errs) < 0) and errs[-1] < 1.5 * finest, errs
+
+
+def test_closed_manifolds_have_no_boundary_dofs_and_boxes_have_theirs():
+    assert len(boundary_dofs(ms.discretize(ms.Sphere(), 1, 2))) == 0
+    assert len(boundary_dofs(ms.discretize(ms.FlatTorus((1.0, 1.0)), 4, 1))) == 0
+    box = ms.discretize(ms.Box((1.0, 2.0)), 4, 2)  # 9 × 9 P2 nodes: 32 on the boundary
+    b = boundary_dofs(box)
+    p = box.dof_points[b]
+    assert len(b) == 32 and np.all((p[:, 0] % 1.0 < 1e-12) | (p[:, 1] % 2.0 < 1e-12) | np.isclose(p[:, 0], 1.0))
+
+
 @pytest.mark.parametrize("manifold, res, order",
                          [(ms.FlatTorus((TWO_PI, TWO_PI)), 12, 2), (ms.Sphere(), 2, 1), (ms.FlatTorus((TWO_PI,) * 3), 6, 1)])
 def test_scaling_the_metric_scales_the_distance_exactly(manifold, res, order):
@@ -123,6 +169,8 @@ def test_bad_input_is_refused_with_the_argument_named():
         geodesic_distance(torus, np.array([np.nan, 0.0]))
     with pytest.raises(ManifoldSpecError, match="t"):
         geodesic_distance(torus, 0, t=0.0)
+    with pytest.raises(ManifoldSpecError, match="boundary"):
+        geodesic_distance(torus, 0, boundary="dirichlet")
     with pytest.raises(ManifoldSpecError, match="oscillates"):
         geodesic_distance(torus, 0, t=1e-6)  # far below h² = 0.6: (M + tK)⁻¹ ≈ M⁻¹ has alternating signs
     G = np.array([[1.0, 0.3], [0.3, 0.6]])  # obtuse in g on these right triangles: K has positive off-diagonals
