@@ -11,7 +11,7 @@ better than the values. So, on the finite-element space of :mod:`.assemble`:
 
 It works on any metric the assembly takes (token warps included), on every chart dimension and on
 triangle surfaces, P1 or P2. On a domain with boundary step 1 is the average of the Neumann and the
-Dirichlet step (Crane et al. §3.2.3): the Neumann step alone makes isolines meet the boundary at right
+Dirichlet step (as Crane et al. recommend): the Neumann step alone makes isolines meet the boundary at right
 angles and stops converging there. t defaults to h_p·max(h_p, ℓ_g/20), with h_p = h_g/order, h_g the mean
 element size and ℓ_g = vol_g^{1/n}, both measured in g (Crane et al. use t = h², which on our structured
 meshes leaves a 5 % bias that does not shrink with h); g → c²g then gives d → c·d exactly. The error is first order in h

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..._checks import ManifoldSpecError
-from .varlen import run_packed, seq_bounds
+from .varlen import packed_single_state
 
 
 def _check(q, k, v, beta):
@@ -31,22 +31,11 @@ def _check(q, k, v, beta):
         raise ManifoldSpecError(f"beta: expected shape {(B, nh, T)}, got {tuple(beta.shape)}")
 
 
-def _packed(op, q, k, v, beta, state, cu_seqlens, **kw):
-    bounds = seq_bounds(cu_seqlens, q.shape[0], q.shape[2])
-
-    def one(tok, st):
-        y, S = op(*tok, None if st is None else st[0], **kw)
-        return y, (S,)
-
-    y, (S,) = run_packed(one, bounds, (q, k, v, beta), None if state is None else (state,))
-    return y, S
-
-
 def delta_rule_recurrent(q, k, v, beta, state=None, *, cu_seqlens=None):
     """Reference: one token at a time. Returns (o (B, nh, T, d_v), S (B, nh, d_k, d_v))."""
     _check(q, k, v, beta)
     if cu_seqlens is not None:
-        return _packed(delta_rule_recurrent, q, k, v, beta, state, cu_seqlens)
+        return packed_single_state(delta_rule_recurrent, (q, k, v, beta), (), state, cu_seqlens)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     ys = []
@@ -64,7 +53,8 @@ def delta_rule_chunked(q, k, v, beta, state=None, chunk_size: int = 64, *, cu_se
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     if cu_seqlens is not None:
-        return _packed(delta_rule_chunked, q, k, v, beta, state, cu_seqlens, chunk_size=chunk_size)
+        return packed_single_state(delta_rule_chunked, (q, k, v, beta), (), state, cu_seqlens,
+                                   chunk_size=chunk_size)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     if T == 0:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 
 from ..._checks import ManifoldSpecError
-from .varlen import run_packed, seq_bounds
+from .varlen import packed_single_state
 
 
 def _check(q, k, v, g, state):
@@ -45,17 +45,6 @@ def _check(q, k, v, g, state):
     # with cu_seqlens the state's batch axis is N (checked by run_packed), so only the trailing axes here
     if state is not None and tuple(state.shape[1:]) != (nh, dk, v.shape[-1]):
         raise ManifoldSpecError(f"state: expected shape (B, {nh}, {dk}, {v.shape[-1]}), got {tuple(state.shape)}")
-
-
-def _packed(op, q, k, v, g, state, cu_seqlens, **kw):
-    bounds = seq_bounds(cu_seqlens, q.shape[0], q.shape[2])
-
-    def one(tok, st):
-        y, S = op(*tok, None if st is None else st[0], **kw)
-        return y, (S,)
-
-    y, (S,) = run_packed(one, bounds, (q, k, v, g), None if state is None else (state,))
-    return y, S
 
 
 def gated_linear_recurrent(q, k, v, g, state=None, *, cu_seqlens=None):
@@ -77,7 +66,7 @@ def gated_linear_recurrent(q, k, v, g, state=None, *, cu_seqlens=None):
     """
     _check(q, k, v, g, state)
     if cu_seqlens is not None:
-        return _packed(gated_linear_recurrent, q, k, v, g, state, cu_seqlens)
+        return packed_single_state(gated_linear_recurrent, (q, k, v, g), (), state, cu_seqlens)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     ys = []
@@ -97,7 +86,8 @@ def gated_linear_chunked(q, k, v, g, state=None, chunk_size: int = 64, *, cu_seq
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     if cu_seqlens is not None:
-        return _packed(gated_linear_chunked, q, k, v, g, state, cu_seqlens, chunk_size=chunk_size)
+        return packed_single_state(gated_linear_chunked, (q, k, v, g), (), state, cu_seqlens,
+                                   chunk_size=chunk_size)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     if T == 0:  # split() would hand the loop one empty chunk

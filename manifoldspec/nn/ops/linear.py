@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..._checks import ManifoldSpecError
-from .varlen import run_packed, seq_bounds
+from .varlen import packed_single_state
 
 
 def _decay_matrix(g, T, like):
@@ -36,7 +36,7 @@ def linear_attention_recurrent(q, k, v, gamma, state=None, *, cu_seqlens=None):
     (N, nh, d_f, d_v), one per sequence.
     """
     if cu_seqlens is not None:
-        return _packed(linear_attention_recurrent, q, k, v, gamma, state, cu_seqlens)
+        return packed_single_state(linear_attention_recurrent, (q, k, v), (gamma,), state, cu_seqlens)
     B, nh, T, df = q.shape
     S = q.new_zeros(B, nh, df, v.shape[-1]) if state is None else state
     gam = gamma[:, None, None]
@@ -47,24 +47,14 @@ def linear_attention_recurrent(q, k, v, gamma, state=None, *, cu_seqlens=None):
     return (torch.stack(ys, 2) if ys else v.new_zeros(B, nh, 0, v.shape[-1])), S
 
 
-def _packed(op, q, k, v, gamma, state, cu_seqlens, **kw):
-    bounds = seq_bounds(cu_seqlens, q.shape[0], q.shape[2])
-
-    def one(tok, st):
-        y, S = op(*tok, gamma, None if st is None else st[0], **kw)
-        return y, (S,)
-
-    y, (S,) = run_packed(one, bounds, (q, k, v), None if state is None else (state,))
-    return y, S
-
-
 def linear_attention_chunked(q, k, v, gamma, state=None, chunk_size: int = 64, *, cu_seqlens=None):
     """Chunked form; same results as :func:`linear_attention_recurrent`, ``cu_seqlens`` included (chunks then
     restart at every sequence offset)."""
     if int(chunk_size) < 1:
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     if cu_seqlens is not None:
-        return _packed(linear_attention_chunked, q, k, v, gamma, state, cu_seqlens, chunk_size=chunk_size)
+        return packed_single_state(linear_attention_chunked, (q, k, v), (gamma,), state, cu_seqlens,
+                                   chunk_size=chunk_size)
     B, nh, T, df = q.shape
     S = q.new_zeros(B, nh, df, v.shape[-1]) if state is None else state
     if T == 0:  # split() would hand the loop one empty chunk

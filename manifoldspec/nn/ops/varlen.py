@@ -156,3 +156,19 @@ def run_packed(fn, bounds: list[int], tokens, state):
         ys.append(y)
         finals.append(st)
     return torch.cat(ys, dim=2), tuple(torch.cat(parts, dim=0) for parts in zip(*finals))
+
+
+def packed_single_state(op, tokens, heads, state, cu_seqlens, **kw):
+    """``op(*tokens_i, *heads, state_i, **kw) -> (y_i, S_i)`` on every packed sequence, for ops whose state is
+    one tensor (linear attention, DeltaNet, GLA); returns (y (1, nh, T, …), S (N, …)).
+
+    ``tokens`` are the (1, nh, T, …) token-axis inputs, ``heads`` the per-head arguments passed unchanged.
+    """
+    bounds = seq_bounds(cu_seqlens, tokens[0].shape[0], tokens[0].shape[2])
+
+    def one(tok, st):
+        y, S = op(*tok, *heads, None if st is None else st[0], **kw)
+        return y, (S,)
+
+    y, (S,) = run_packed(one, bounds, tokens, None if state is None else (state,))
+    return y, S
