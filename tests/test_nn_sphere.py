@@ -257,6 +257,8 @@ def test_docs_sphere_example_runs():
     exec(compile(code, "docs/nn.md", "exec"), scope)
     assert scope["y"].shape == (2, 4, 100, 8) and torch.isfinite(scope["y"]).all()
     assert scope["state"].n_scalars == 4 * (16 * 16 + 16 * 8)
+    assert scope["state_flow"].A.shape == (2, 4, 49) and scope["state_flow"].n_scalars == 4 * (16 * 16 + 16 * 8 + 49)
+    assert torch.isfinite(scope["y_flow"]).all() and float((scope["y_flow"] - scope["y"]).abs().max()) > 0
 
 
 # ----------------------------------------------------------------------------- the layer with base="sphere"
@@ -298,7 +300,7 @@ def test_sphere_layer_warp_changes_the_output_and_no_warp_is_linear_attention():
         assert float(plain(x)[1].H.abs().max()) == 0.0
 
 
-@pytest.mark.parametrize("kw,name", [(dict(flow_dt=1e-3), "flow_dt"), (dict(latent_dim=3), "latent_dim"),
+@pytest.mark.parametrize("kw,name", [(dict(latent_dim=3), "latent_dim"),  # flow_dt is accepted: test_nn_sphere_flow.py
                                      (dict(positions="index"), "positions"), (dict(checkpoint=8), "checkpoint"),
                                      (dict(base="cube"), "base")])
 def test_sphere_layer_refuses_what_the_sphere_base_does_not_have(kw, name):

@@ -247,7 +247,8 @@ MODEL_KW = {"smt": dict(mixer="smt", n_modes=5, chunk_size=3), "smt_flow": dict(
             "deltanet": dict(mixer="deltanet", key_dim=4, chunk_size=3),
             "gla": dict(mixer="gla", key_dim=4, chunk_size=3),
             "gla_scalar": dict(mixer="gla", gate="scalar", key_dim=4, chunk_size=3),
-            "smt_sphere": dict(mixer="smt", base="sphere", n_modes=4, chunk_size=3)}
+            "smt_sphere": dict(mixer="smt", base="sphere", n_modes=4, chunk_size=3),
+            "smt_sphere_flow": dict(mixer="smt", base="sphere", n_modes=4, chunk_size=3, flow_dt=0.05)}
 
 
 def _model(name, dtype=F64, seed=0):
@@ -290,7 +291,8 @@ def test_model_packed_equals_each_sequence_alone(name):
         assert (a is None) == (b is None) and (a is None or _rel(a, b) <= 1e-10)
 
 
-@pytest.mark.parametrize("name", ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere"])
+@pytest.mark.parametrize("name", ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere",
+                                  "smt_sphere_flow"])
 def test_model_packed_float32(name):
     model = _model(name, F32)
     lengths = [6, 1, 0, 9]

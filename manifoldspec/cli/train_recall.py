@@ -59,10 +59,12 @@ def add_parser(sub) -> None:
     m.add_argument("--latent-dim", type=int, default=2, help="SMT: latent torus dimension n (default 2)")
     m.add_argument("--base", choices=("torus", "sphere"), default="torus",
                    help="SMT: base manifold, the torus Tⁿ or the sphere S² (real harmonics, K = (L+1)², a "
-                        "conformal warp; --latent-dim and --flow do not apply) (default torus)")
+                        "conformal warp; --latent-dim does not apply) (default torus)")
     m.add_argument("--sigma", type=float, default=0.5, help="SMT: initial bump width σ (default 0.5)")
     m.add_argument("--filter", choices=("heat", "none"), default="heat", help="SMT: spectral filter f (default heat)")
-    m.add_argument("--flow", action="store_true", help="SMT: decay H by the linearized Ricci flow D = exp(−|q|² dt)")
+    m.add_argument("--flow", action="store_true",
+                   help="SMT: decay the warp by the linearized Ricci flow (eq. 8), dt learned per head from 1e-3: "
+                        "D = exp(−|q|² dt) on H (torus), exp(−(l(l+1) − 2) dt) per degree l ≥ 1 of the warp (sphere)")
     m.add_argument("--no-warp", action="store_true",
                    help="SMT ablation: no token warp (α ≡ 0, so H ≡ 0): kernelized linear attention with the torus modes")
     m.add_argument("--positions", choices=("content", "index"), default="content",

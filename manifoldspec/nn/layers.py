@@ -28,12 +28,11 @@ from .sphere_basis import sphere_basis
 __all__ = ["FEATURE_MAPS", "MODES", "LinearAttention", "SoftmaxAttention", "SpectralManifoldAttention", "padding_mask"]
 
 
-def _check_base(base, latent_dim, flow_dt, positions, checkpoint):
+def _check_base(base, latent_dim, positions, checkpoint):
     if base not in ("torus", "sphere"):
         raise ManifoldSpecError(f"base: expected 'torus' or 'sphere', got {base!r}")
     if base == "sphere":
         for name, value, ok, accepted in (("latent_dim", latent_dim, latent_dim == 2, "2 (S² is a surface)"),
-                                          ("flow_dt", flow_dt, flow_dt is None, "None (no flow decay on S²)"),
                                           ("positions", positions, positions == "content", "'content'"),
                                           ("checkpoint", checkpoint, checkpoint is None, "None")):
             if not ok:
@@ -70,8 +69,9 @@ class SpectralManifoldAttention(nn.Module):
     d_value : int, optional
         Value dimension per head (default d_model // n_heads).
     tau, flow_dt, gamma : float
-        Initial heat time τ, flow step dt (D = exp(−|q|² dt); ``flow_dt=None``: no flow, D ≡ 1)
-        and coefficient decay γ ∈ (0, 1]. The flow is off by default: on MQAR it gained nothing at
+        Initial heat time τ, flow step dt (D = exp(−|q|² dt) on the torus, D = exp(−(l(l+1) − 2)·dt) per
+        degree l ≥ 1 of the warp on the sphere; ``flow_dt=None``: no flow, D ≡ 1)
+        and coefficient decay γ ∈ (0, 1]. The flow is off by default: on MQAR (torus) it gained nothing at
         tuned learning rates (slice-mean 0.835 with, 0.846 without, three seeds, K = 5), narrowed the
         learning-rate window and trained 2.4× slower (benchmarks/results/nn.md §3b).
         ``flow_dt=1e-3`` turns on the linearized Ricci–DeTurck decay of DESIGN.md §6–§7 (learned per head).
@@ -94,8 +94,9 @@ class SpectralManifoldAttention(nn.Module):
     base : {"torus", "sphere"}
         The base manifold. ``"sphere"``: S² with real spherical harmonics (K = (L+1)², ``n_modes``
         rounded up), q_t and μ_t 3-vectors projected onto the sphere, and a conformal warp
-        (1 + α_t G_t) g_round with no direction v_t (:mod:`~manifoldspec.nn.ops.sphere`). It has no
-        flow decay, no ``positions="index"`` and no ``checkpoint``; ``latent_dim`` must be 2.
+        (1 + α_t G_t) g_round with no direction v_t (:mod:`~manifoldspec.nn.ops.sphere`). With ``flow_dt``
+        the state also carries the warp coefficients A (:class:`~manifoldspec.nn.ops.sphere.SphereState`).
+        It has no ``positions="index"`` and no ``checkpoint``; ``latent_dim`` must be 2.
     """
 
     def __init__(self, d_model: int, n_heads: int = 1, n_modes: int = 5, latent_dim: int = 2, sigma: float = 0.5,
@@ -108,7 +109,7 @@ class SpectralManifoldAttention(nn.Module):
             raise ManifoldSpecError(f"filter: expected one of {FILTERS}, got {filter!r}")
         if not 0 < gamma <= 1:
             raise ManifoldSpecError(f"gamma: must lie in (0, 1], got {gamma}")
-        self.base = _check_base(base, latent_dim, flow_dt, positions, checkpoint)
+        self.base = _check_base(base, latent_dim, positions, checkpoint)
         self.basis = torus_basis(n_modes, latent_dim) if base == "torus" else sphere_basis(n_modes)
         self.n_modes, self.latent_dim = self.basis.n_modes, self.basis.dim
         self.pos_dim = 3 if base == "sphere" else self.latent_dim  # coordinates of a position: R³ for S²
@@ -166,8 +167,12 @@ class SpectralManifoldAttention(nn.Module):
 
     def forward(self, x, state: SMTState | None = None, mode: str | None = None, attention_mask=None,
                 cu_seqlens=None):
-        """x (B, T, d_model) → (y (B, T, d_model), SMTState). ``attention_mask`` (B, T): 0 marks padding,
-        whose tokens neither warp H (α = 0) nor write to C (V = 0). ``cu_seqlens`` (N + 1,): x is B = 1
+        """x (B, T, d_model) → (y (B, T, d_model), SMTState or SphereState).
+
+        ``attention_mask`` (B, T): 0 marks padding, whose tokens neither warp H (α = 0) nor write to C (V = 0).
+        A padded token is still a time step, as on the torus: C decays by γ and, with flow, H (on the sphere
+        A) by D. From a zero state a left-padded batch therefore gives every sequence its unpadded outputs;
+        a nonzero initial state decays over the padding. ``cu_seqlens`` (N + 1,): x is B = 1
         with N packed sequences, each starting from its own state (``state`` and the result: batch N)."""
         _check_x(x, self.d_model)
         mode = _check_mode(mode or self.mode)
@@ -181,7 +186,7 @@ class SpectralManifoldAttention(nn.Module):
             values, alpha = values * m[:, None, :, None], alpha * m[:, None, :]
         sigma, tau, dt, gamma = (None if p is None else p.to(x.dtype) for p in self.geometry())
         if self.base == "sphere":
-            y, st = self._sphere(mode, (q_pos, k_pos, values, alpha), (sigma, tau, gamma), state, bounds)
+            y, st = self._sphere(mode, (q_pos, k_pos, values, alpha), (sigma, tau, gamma), dt, state, bounds)
             B, T = x.shape[:2]
             return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
         args = (self.basis, q_pos, k_pos, values, alpha, warp_v, sigma, tau, dt, gamma)
@@ -198,22 +203,24 @@ class SpectralManifoldAttention(nn.Module):
         B, T = x.shape[:2]
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), st
 
-    def _sphere(self, mode, tokens, heads, state, bounds):
-        # the S² ops take no cu_seqlens: a pack runs them once per sequence
+    def _sphere(self, mode, tokens, heads, dt, state, bounds):
+        # the S² ops take no cu_seqlens: a pack runs them once per sequence. States travel as tuples (H, C) or,
+        # with A (always with flow), (H, C, A); the ops refuse a flow call whose state lacks A
+        def fields(s):
+            return tuple(x for x in (s.H, s.C, s.A) if x is not None)
+
         def one(tok, st):
             st = None if st is None else SphereState(*st)
-            if mode == "chunk":
+            if mode == "chunk":  # chunk_size None: the ops' default_chunk_size (64, or 16 with flow)
                 y, s = smt_sphere_chunked(self.basis, *tok, *heads, filter=self.filter, state=st,
-                                          chunk_size=self.chunk_size or 64)
+                                          chunk_size=self.chunk_size, flow_dt=dt)
             else:
-                y, s = smt_sphere_recurrent(self.basis, *tok, *heads, filter=self.filter, state=st)
-            return y, (s.H, s.C)
+                y, s = smt_sphere_recurrent(self.basis, *tok, *heads, filter=self.filter, state=st, flow_dt=dt)
+            return y, fields(s)
 
-        if bounds is None:
-            y, (H, C) = one(tokens, None if state is None else (state.H, state.C))
-        else:
-            y, (H, C) = run_packed(one, bounds, tokens, None if state is None else (state.H, state.C))
-        return y, SphereState(H, C)
+        init = None if state is None else fields(state)
+        y, out = one(tokens, init) if bounds is None else run_packed(one, bounds, tokens, init)
+        return y, SphereState(*out)
 
     def _checkpointed(self, args, state):
         from torch.utils.checkpoint import checkpoint
@@ -252,6 +259,12 @@ class SpectralManifoldAttention(nn.Module):
         C_{−m} = conj(C_m) and H_{−m,−k} = conj(H_mk): in the real basis (cos κ·x, sin κ·x) H is a real
         symmetric K × K matrix and C a real K × d_v one (tests check both symmetries). Comparisons of
         recall per unit of state use this count.
+
+        On the sphere with flow it is nh·(K2 + K·d_v), K2 = (2L+1)²: the state that must be kept is the
+        warp-coefficient vector A and C, and H = P∘(𝒢·A) follows from A (:mod:`~manifoldspec.nn.ops.sphere`).
         """
         K = self.n_modes
+        if self.base == "sphere" and self.raw_dt is not None:
+            # with flow the S² state is (A, C): H = P∘(𝒢·A) is a function of the K2 = (2L+1)² warp coefficients
+            return self.n_heads * ((self.basis.modes2.shape[0] if self.warp else 0) + K * self.d_value)
         return self.n_heads * ((K * (K + 1) // 2 if self.warp else 0) + K * self.d_value)
