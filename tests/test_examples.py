@@ -1,0 +1,21 @@
+"""The example scripts run and write their figures (slow: they use the documented mesh sizes)."""
+import pathlib
+import runpy
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["geodesic_distance.py", "spectrum_figure.py"])
+def test_example_writes_its_figure(script, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "figure.png"
+    monkeypatch.setattr(sys, "argv", [script, str(out)])
+    runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+    assert out.stat().st_size > 10_000
+    if script == "geodesic_distance.py":  # the printed errors fall with h (first order)
+        errs = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if "max error" in line]
+        assert len(errs) == 8 and all(a > b for a, b in zip(errs[:3], errs[1:4])) and all(
+            a > b for a, b in zip(errs[4:7], errs[5:8]))
