@@ -167,6 +167,8 @@ def test_bad_input_is_refused_with_the_argument_named():
         geodesic_distance(torus, torus.n_dofs)
     with pytest.raises(ManifoldSpecError, match="source"):
         geodesic_distance(torus, np.array([np.nan, 0.0]))
+    with pytest.raises(ManifoldSpecError, match="source"):
+        geodesic_distance(torus, True)  # a bool is not a dof index
     with pytest.raises(ManifoldSpecError, match="t"):
         geodesic_distance(torus, 0, t=0.0)
     with pytest.raises(ManifoldSpecError, match="boundary"):

@@ -11,12 +11,12 @@ better than the values. So, on the finite-element space of :mod:`.assemble`:
 
 It works on any metric the assembly takes (token warps included), on every chart dimension and on
 triangle surfaces, P1 or P2. On a domain with boundary step 1 is the average of the Neumann and the
-Dirichlet step (as Crane et al. recommend): the Neumann step alone makes isolines meet the boundary at right
-angles and stops converging there. t defaults to h_p·max(h_p, ℓ_g/20), with h_p = h_g/order, h_g the mean
-element size and ℓ_g = vol_g^{1/n}, both measured in g (Crane et al. use t = h², which on our structured
-meshes leaves a 5 % bias that does not shrink with h); g → c²g then gives d → c·d exactly. The error is first order in h
-(THEOREMS-style orders in tests/test_core_geodesic.py); it is largest at the source and on the cut
-locus, where the distance is not smooth.
+Dirichlet step (as Crane et al. recommend): the Neumann step alone makes isolines meet the boundary at
+right angles and stops converging there. t defaults to h_p·max(h_p, ℓ_g/20), with h_p = h_g/order, h_g
+the mean element size and ℓ_g = vol_g^{1/n}, both measured in g (Crane et al. use t = h², which on our
+structured meshes leaves a 5 % bias that does not shrink with h); g → c²g then gives d → c·d exactly.
+The error is first order in h (orders in tests/test_core_geodesic.py); it is largest at the source and
+on the cut locus, where the distance is not smooth.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _element_fields(disc: Discretization, metric):
 
 
 def _source_dof(disc: Discretization, source) -> int:
-    if isinstance(source, (int, np.integer)):
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
         if not 0 <= int(source) < disc.n_dofs:
             raise ManifoldSpecError(f"source: dof index must lie in 0..{disc.n_dofs - 1}, got {source}")
         return int(source)
@@ -117,8 +117,8 @@ def geodesic_distance(disc: Discretization, source, metric=None, *, t: float | N
     Raises
     ------
     ManifoldSpecError
-        Dirichlet boxes; t ≤ 0; a heat step that underflowed (u ≤ 0 where the distance is needed),
-        with the largest t to retry with.
+        Dirichlet boxes; a bad ``source`` or ``boundary``; t ≤ 0; a heat step whose solution changes sign
+        or underflows (the message says to take a larger t or a finer mesh).
     """
     if not isinstance(disc, Discretization):
         raise ManifoldSpecError(f"disc: expected a Discretization from discretize(), got {type(disc).__name__}")
