@@ -65,13 +65,13 @@ def collect(paths):
             cfg = _config(doc)
             state = 0 if r["mixer"] == "softmax" else build_model(r["mixer"], cfg).state_size(1)
             runs[(cfg.vocab_size, _label(r["mixer"], cfg), state)].append(r)
+    from manifoldspec.nn.sweep import best_learning_rates
+
     points = defaultdict(list)
     for (V, label, state), recs in runs.items():
-        by_lr = defaultdict(list)
-        for r in recs:
-            by_lr[r["lr"]].append(sum(r["accuracy"].values()) / len(r["accuracy"]))
-        lr, accs = max(by_lr.items(), key=lambda kv: sum(kv[1]) / len(kv[1]))
-        points[(V, label)].append((state, lr, sum(accs) / len(accs), min(accs), max(accs), len(accs)))
+        (best,) = best_learning_rates(recs).values()  # the selection rule of every other sweep table
+        accs = [sum(r["accuracy"].values()) / len(r["accuracy"]) for r in recs if r["lr"] == best["lr"]]
+        points[(V, label)].append((state, best["lr"], best["score"], min(accs), max(accs), len(accs)))
     return {k: sorted(v) for k, v in points.items()}
 
 

@@ -185,16 +185,24 @@ def test_linear_attention_forms_agree():
     assert _rel(y1, ref) <= 1e-12 and _rel(y2, ref) <= 1e-12 and _rel(S2, S1) <= 1e-12
 
 
-@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere",
-                                   "smt_sphere_flow"])
-def test_model_cached_decoding_equals_full_forward(mixer):
-    torch.manual_seed(0)
-    kw = {"smt": dict(n_modes=10, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {},
+MODEL_CASES = ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere", "smt_sphere_flow"]
+
+
+def _model_case(case, smt_modes, sphere_modes):
+    """(mixer, keyword arguments) of a model-level test case; ``*_modes`` set the SMT sizes."""
+    kw = {"smt": dict(n_modes=smt_modes, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {},
           "deltanet": dict(key_dim=5, chunk_size=4), "gla": dict(key_dim=5, chunk_size=4),
           "gla_scalar": dict(key_dim=5, gate="scalar", chunk_size=4),
-          "smt_sphere": dict(base="sphere", n_modes=9, chunk_size=4),
-          "smt_sphere_flow": dict(base="sphere", n_modes=9, chunk_size=4, flow_dt=0.05)}[mixer]
-    mixer = {"smt_sphere": "smt", "smt_sphere_flow": "smt", "gla_scalar": "gla"}.get(mixer, mixer)
+          "smt_sphere": dict(base="sphere", n_modes=sphere_modes, chunk_size=4),
+          # with flow a padded token is still a time step (A decays by D); from a zero state that leaves A at zero
+          "smt_sphere_flow": dict(base="sphere", n_modes=sphere_modes, chunk_size=4, flow_dt=0.05)}[case]
+    return {"smt_sphere": "smt", "smt_sphere_flow": "smt", "gla_scalar": "gla"}.get(case, case), kw
+
+
+@pytest.mark.parametrize("mixer", MODEL_CASES)
+def test_model_cached_decoding_equals_full_forward(mixer):
+    torch.manual_seed(0)
+    mixer, kw = _model_case(mixer, smt_modes=10, sphere_modes=9)
     model = SMTLanguageModel(37, d_model=12, n_layers=2, mixer=mixer, n_heads=2, **kw).double().eval()
     ids = torch.randint(0, 37, (3, 13))
     with torch.no_grad():
@@ -308,20 +316,13 @@ def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
         SpectralManifoldAttention(12, checkpoint=0)
 
 
-@pytest.mark.parametrize("mixer", ["smt", "linear", "softmax", "deltanet", "gla", "gla_scalar", "smt_sphere",
-                                   "smt_sphere_flow"])
+@pytest.mark.parametrize("mixer", MODEL_CASES)
 @pytest.mark.parametrize("mode", ["chunk", "recurrent"])
 def test_left_padded_batch_equals_each_sequence_alone(mixer, mode):
     # fla's padding test: a left-padded batch gives every sequence the outputs it has unpadded, and decoding
     # continues from the padded prefill as from the unpadded one (with learned absolute positions too)
     torch.manual_seed(5)
-    kw = {"smt": dict(n_modes=5, chunk_size=4), "linear": dict(feature_dim=6), "softmax": {},
-          "deltanet": dict(key_dim=5, chunk_size=4), "gla": dict(key_dim=5, chunk_size=4),
-          "gla_scalar": dict(key_dim=5, gate="scalar", chunk_size=4),
-          "smt_sphere": dict(base="sphere", n_modes=4, chunk_size=4),
-          # with flow a padded token is still a time step (A decays by D); from a zero state that leaves A at zero
-          "smt_sphere_flow": dict(base="sphere", n_modes=4, chunk_size=4, flow_dt=0.05)}[mixer]
-    mixer = {"smt_sphere": "smt", "smt_sphere_flow": "smt", "gla_scalar": "gla"}.get(mixer, mixer)
+    mixer, kw = _model_case(mixer, smt_modes=5, sphere_modes=4)
     model = SMTLanguageModel(31, d_model=12, n_layers=2, mixer=mixer, n_heads=2, max_len=32, **kw).double().eval()
     lengths, T = [9, 5, 1], 9
     seqs = [torch.randint(1, 31, (n,)) for n in lengths]
