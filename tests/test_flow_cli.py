@@ -126,3 +126,22 @@ def test_tracked_spectrum_of_flat_torus_is_exact():
     res = grid_flow(g, grid, dt=0.01, steps=2)
     lam = track_grid_spectrum(res, 5, resolution=16)
     assert np.abs(lam[:, 1:5] - 1).max() < 1e-3  # P2 on 16x16: O(h⁴)
+
+
+def test_cli_unnormalized_sphere_stops_before_extinction(capsys):
+    # Gauss–Bonnet makes the unnormalized area fall at exactly 4πχ = 8π, so the surface ends at T = A₀/8π;
+    # the default dt is shortened to stop at 0.9 T, and a run past T is refused before it starts
+    assert main(["flow", "--manifold", "sphere", "--resolution", "2", "--steps", "10", "-k", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line[:9].strip().replace(".", "").isdigit()]
+    t, area = np.array([[float(r[0]), float(r[1])] for r in rows]).T
+    assert "dt shortened" in out and t[-1] / (area[0] / (8 * np.pi)) == pytest.approx(0.9, rel=1e-3)
+    assert area == pytest.approx(area[0] - 8 * np.pi * t, rel=2e-3)  # printed to 6 digits
+    assert main(["flow", "--manifold", "sphere", "--resolution", "2", "--steps", "10", "--dt", "0.06",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "becomes extinct at t = 0.5" in err and "would go to t = 0.6" in err and "--normalized" in err
+    # the normalized flow keeps the area, so nothing is shortened
+    assert main(["flow", "--manifold", "sphere", "--resolution", "2", "--steps", "3", "-k", "3", "--normalized",
+                 "--no-progress"]) == 0
+    assert "dt shortened" not in capsys.readouterr().out

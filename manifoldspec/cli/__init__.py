@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from .._checks import ManifoldSpecError
+from .outputs import check_outputs
 
 _COMMANDS = ("spectrum", "perturb", "flow", "train_recall", "verify")
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)  # before any work: a bad output path must not cost the results
         return int(args.func(args) or 0)
     except ManifoldSpecError as exc:
         print(f"manifoldspec {args.command}: error: {exc}", file=sys.stderr)

@@ -48,7 +48,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--frames", default=None, help="write curvature frames (PNG) into this directory")
     p.add_argument("--gif", action="store_true", help="with --frames: also write flow.gif (PillowWriter)")
     p.add_argument("--no-progress", action="store_true", help="do not show progress")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_files=("plot",), output_dirs=("frames",))
 
 
 def _token_stream(args, dim, period, steps):
@@ -69,6 +69,27 @@ def _every_nth(res, n_records: int):
     per_time = {f.name: getattr(res, f.name)[keep] for f in fields(res)
                 if isinstance(getattr(res, f.name), np.ndarray) and len(getattr(res, f.name)) == len(res.times)}
     return replace(res, **per_time)
+
+
+def _before_extinction(args, mesh, dt, steps) -> float:
+    """The unnormalized flow of a sphere shrinks the area at the exact rate 4πχ = 8π (Gauss–Bonnet), so
+    it ends at T = A₀/8π. A default dt is shortened so that the run stops at 0.9 T (where the spectrum is
+    already close to the round one); a run the user asked to go past T is refused before it starts."""
+    from ..flow.mesh_flow import flow_diagnostics
+
+    area = flow_diagnostics(mesh, np.zeros(mesh.n_vertices))[0]
+    t_ext = area / (4 * np.pi * mesh.chi)
+    t_end = args.t_end or steps * dt
+    if args.dt is None and args.t_end is None and t_end > 0.9 * t_ext:
+        dt = 0.9 * t_ext / steps
+        print(f"note: the unnormalized flow ends at t = A/8π = {t_ext:.4g}; dt shortened to {dt:.4g} so that "
+              f"{steps} steps stop at 0.9 of it (--normalized keeps the area)")
+    elif t_end >= t_ext:
+        raise ManifoldSpecError(
+            f"--steps/--dt/--t-end: the unnormalized flow shrinks the area ({area:.4g}) at the rate 8π, so the surface "
+            f"becomes extinct at t = {t_ext:.4g}, and this run would go to t = {t_end:.4g}; use --normalized, fewer "
+            "--steps, a smaller --dt or an earlier --t-end")
+    return dt
 
 
 def run(args) -> int:
@@ -103,6 +124,8 @@ def run(args) -> int:
         mesh = conformal_mesh(V, F)
         limit = mesh_stable_dt(mesh, np.zeros(len(V)))
         dt = args.dt or (limit if args.method == "explicit" else 10 * limit)
+        if not args.normalized and not args.tokens:
+            dt = _before_extinction(args, mesh, dt, steps)
         stress = tokens = None
         if args.tokens:
             stress = WarpStress(V, args.coupling)

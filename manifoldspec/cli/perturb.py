@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
                    help="relative gap below which base eigenvalues form one degenerate cluster (default 1e-2)")
     g.add_argument("--plot", default=None, metavar="FILE", help="write max error vs ε (log-log) to this image")
     g.add_argument("--no-progress", action="store_true", help="do not show progress")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_files=("plot",))
 
 
 def _setup(args):

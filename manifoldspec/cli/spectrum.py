@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
     g.add_argument("--eigenfunctions", default=None, metavar="FILE", help="write a grid of the first 8 eigenfunctions to this image")
     g.add_argument("--out", default=None, metavar="FILE", help="write eigenvalues to .json, or eigenpairs to .npz")
     g.add_argument("--no-progress", action="store_true", help="do not show progress")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_files=("out", "plot", "eigenfunctions"), out_suffixes=(".json", ".npz"))
 
 
 def run(args) -> int:

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--width", type=int, default=60, help="truncate table cells to this many characters (default 60)")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_dirs=("report",))
 
 
 def run(args) -> int:

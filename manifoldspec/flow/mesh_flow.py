@@ -136,7 +136,7 @@ def explicit_mesh_step(mesh, u, dt, *, normalized=False, stress=None, token=None
                                     "(0.9·2/ρ, ρ the Gershgorin bound of A⁻¹L); use a smaller dt, "
                                     "method='implicit', or on_unstable='substep'")
         h = (dt - done) / max(int(np.ceil((dt - done) / limit - 1e-12)), 1)
-        u = _update(u, h * vel, done + h)
+        u = _update(u, h * vel)
         done += h
         n += 1
     return u, n
@@ -159,14 +159,19 @@ def implicit_mesh_step(mesh, u, dt, *, normalized=False, stress=None, token=None
     vel, Lc, A = linearization
     # r (normalized) and τ (tokens) are lagged: lower order, and r is a global coupling
     delta = spla.spsolve((sp.diags(A / dt) + Lc).tocsc(), A * vel)
-    return _update(u, delta, dt)
+    return _update(u, delta)
 
 
-def _update(u, delta, t):
-    """u + ½ log(1 + 2δ): a linear step in s = e^{2u}; refuses a step that would collapse s."""
+def _update(u, delta, t=None):
+    """u + ½ log(1 + 2δ): a linear step in s = e^{2u}; refuses a step that would collapse s.
+
+    ``t`` (the time the step ends at) goes into the message; callers that do not know it leave it out
+    and :func:`mesh_flow` adds the step's interval.
+    """
     arg = 1.0 + 2.0 * delta
     if not np.all(arg > 0) or not np.all(np.isfinite(arg)):
-        raise ManifoldSpecError(f"flow: a step would make the metric factor e^(2u) non-positive near t ≈ {t:.6g} "
+        when = "" if t is None else f" near t ≈ {t:.6g}"
+        raise ManifoldSpecError(f"flow: a step would make the metric factor e^(2u) non-positive{when} "
                                 "(the surface is close to extinction, or dt is too large); reduce dt")
     return u + 0.5 * np.log(arg)
 
@@ -247,13 +252,16 @@ def mesh_flow(mesh: ConformalMesh, *, dt: float, steps: int, u0=None, method: st
         it = tqdm(it, desc=f"mesh Ricci flow ({method})", unit="step")
     for s in it:
         token = None if tokens is None else tokens[s]
-        if method == "explicit":
-            u, k = explicit_mesh_step(mesh, u, dt, normalized=normalized, stress=stress, token=token,
-                                      on_unstable=on_unstable)
-            n_sub += k
-        else:
-            u = implicit_mesh_step(mesh, u, dt, normalized=normalized, stress=stress, token=token)
-            n_sub += 1
+        try:
+            if method == "explicit":
+                u, k = explicit_mesh_step(mesh, u, dt, normalized=normalized, stress=stress, token=token,
+                                          on_unstable=on_unstable)
+                n_sub += k
+            else:
+                u = implicit_mesh_step(mesh, u, dt, normalized=normalized, stress=stress, token=token)
+                n_sub += 1
+        except ManifoldSpecError as exc:
+            raise ManifoldSpecError(f"{exc} (step {s + 1} of {steps}, from t = {t:.6g} to {t + dt:.6g})") from None
         t += dt
         if not np.all(np.isfinite(u)):
             raise ManifoldSpecError(f"flow: the scale factors became non-finite at t = {t:.6g}; reduce dt")
