@@ -5,13 +5,18 @@
 Each run of a sweep is independent and reproducible on its own (tests/test_nn_sweep.py), so
 sweeps over different learning rates of the same configuration merge into one grid. Prints the
 slice-mean accuracy per (mixer, learning rate) as mean [min, max] over seeds, then the best
-learning rate per mixer (``manifoldspec.nn.sweep.best_learning_rates``) with per-slice figures.
+learning rate per mixer (``manifoldspec.nn.sweep.best_learning_rates``: chosen on the validation set,
+or on the test set for files written before it existed) with per-slice figures.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+
+def _slices(acc: dict) -> dict:
+    return {tuple(int(x) for x in k.split(":")): a for k, a in acc.items()}
 
 
 def load(paths):
@@ -27,8 +32,7 @@ def load(paths):
             diff = sorted(k for k in set(cfg) | set(config) if cfg.get(k) != config.get(k))
             sys.exit(f"{path}: configuration differs from {paths[0]} in {diff}; not merging")
         for r in doc["results"]:
-            acc = {tuple(int(x) for x in k.split(":")): a for k, a in r["accuracy"].items()}
-            records.append({**r, "accuracy": acc})
+            records.append({**r, **{k: _slices(r[k]) for k in ("accuracy", "validation") if k in r}})
     keys = [(r["mixer"], r["lr"], r["seed"]) for r in records]
     if len(set(keys)) != len(keys):
         sys.exit("the files share (mixer, lr, seed) runs; not merging")
@@ -56,7 +60,8 @@ def main(argv=None):
         print(f"{lr:>8.0e} " + " ".join(f"{c:>21}" for c in cells))
     best = best_learning_rates(records)
     slices = list(next(iter(best.values()))["mean"])
-    print("\nbest learning rate per mixer; cells: mean [min, max] over seeds")
+    on = next(iter(best.values()))["selected_on"]
+    print(f"\nbest learning rate per mixer, chosen on the {on} set; cells: test accuracy, mean [min, max] over seeds")
     print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{f'L={L},N={N}':>19}" for L, N in slices) + f" {'seconds/run':>12}")
     for m, b in best.items():
         secs = [r["seconds"] for r in records if r["mixer"] == m and r["lr"] == b["lr"]]

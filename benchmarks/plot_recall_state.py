@@ -4,10 +4,14 @@
 
 Runs are grouped by (vocabulary, mixer, the mixer's configuration). Only the main protocol is kept:
 MQAR, 800 steps, test slices (64, 4), (64, 8), (128, 16), and for SMT the content positions, the warp on
-and no flow (the ablations have their own tables in benchmarks/results/nn.md). Each group's point is its
-best learning rate (highest slice-mean accuracy averaged over seeds, selected on the test slices as in
-Zoology), drawn at the model's state size in real scalars (``state_size``, recomputed from the
-configuration so that every file counts state the same way), with the seed range as an error bar.
+and no flow (the ablations have their own tables in benchmarks/results/nn.md).
+
+Each group's filled point is its best learning rate (``best_learning_rates``: highest slice-mean accuracy
+averaged over seeds) on its *selection seeds*, the seeds run at every rate of the group; it is drawn at
+the model's state size in real scalars (``state_size``, recomputed from the configuration so that every
+file counts state the same way), with the seed range as an error bar. That number is optimistic: the
+rate was chosen by those same runs. Where the group also has runs at the chosen rate with other seeds,
+their mean (``held_out_accuracy``, an unbiased estimate) is drawn as a hollow marker beside it.
 Softmax attention, whose state is the whole KV cache, is a horizontal line. Prints the table it plots.
 """
 from __future__ import annotations
@@ -52,7 +56,14 @@ def _kept(doc, mixer):
 
 
 def collect(paths):
-    """{(V, label): [(state scalars, best lr, mean, min, max, seeds)]}, one entry per mixer configuration."""
+    """{(V, label): [point]}, one point per mixer configuration, sorted by state size.
+
+    A point is a dict: ``state`` (scalars), ``lr`` (the best rate on the selection seeds), ``score``, ``lo``,
+    ``hi`` (slice-mean accuracy at that rate: mean, min and max over the selection seeds), ``seeds`` (the
+    selection seeds), and ``held`` (``held_out_accuracy``'s entry, or None without runs of other seeds).
+    """
+    from manifoldspec import ManifoldSpecError
+    from manifoldspec.nn.sweep import best_learning_rates, held_out_accuracy
     from manifoldspec.nn.train import build_model
 
     runs = defaultdict(list)  # (V, label, state) -> records
@@ -65,14 +76,27 @@ def collect(paths):
             cfg = _config(doc)
             state = 0 if r["mixer"] == "softmax" else build_model(r["mixer"], cfg).state_size(1)
             runs[(cfg.vocab_size, _label(r["mixer"], cfg), state)].append(r)
-    from manifoldspec.nn.sweep import best_learning_rates
-
     points = defaultdict(list)
     for (V, label, state), recs in runs.items():
-        (best,) = best_learning_rates(recs).values()  # the selection rule of every other sweep table
-        accs = [sum(r["accuracy"].values()) / len(r["accuracy"]) for r in recs if r["lr"] == best["lr"]]
-        points[(V, label)].append((state, best["lr"], best["score"], min(accs), max(accs), len(accs)))
-    return {k: sorted(v) for k, v in points.items()}
+        seeds_by_lr = defaultdict(set)
+        for r in recs:
+            seeds_by_lr[r["lr"]].add(r["seed"])
+        chosen = set.intersection(*seeds_by_lr.values()) or {r["seed"] for r in recs}
+        picked = [r for r in recs if r["seed"] in chosen]
+        (best,) = best_learning_rates(picked).values()  # the selection rule of every other sweep table
+        accs = [sum(r["accuracy"].values()) / len(r["accuracy"]) for r in picked if r["lr"] == best["lr"]]
+        try:
+            (held,) = held_out_accuracy(recs, chosen).values()
+        except ManifoldSpecError:  # no run at the chosen rate outside the selection seeds
+            held = None
+        points[(V, label)].append({"state": state, "lr": best["lr"], "score": best["score"], "lo": min(accs),
+                                   "hi": max(accs), "seeds": tuple(sorted(chosen)), "held": held})
+    return {k: sorted(v, key=lambda p: p["state"]) for k, v in points.items()}
+
+
+def _means(held):
+    """Slice-mean accuracy of each held-out run."""
+    return held["by_seed"].values()
 
 
 def plot(points, path):
@@ -92,15 +116,18 @@ def plot(points, path):
                 continue
             color, marker = style[label]
             if label == "softmax attention":
-                handles[label] = ax.axhline(pts[0][2], color="k", ls=":", lw=1)
+                handles[label] = ax.axhline(pts[0]["score"], color="k", ls=":", lw=1)
                 continue
-            s, m, lo, hi = (list(c) for c in zip(*[(p[0], p[2], p[3], p[4]) for p in pts]))
-            err = [[a - b for a, b in zip(m, lo)], [b - a for a, b in zip(m, hi)]]
+            s, m = [p["state"] for p in pts], [p["score"] for p in pts]
+            err = [[p["score"] - p["lo"] for p in pts], [p["hi"] - p["score"] for p in pts]]
             handles[label] = ax.errorbar(s, m, yerr=err, color=color, marker=marker, capsize=3, lw=1)
+            held = [(p["state"] * 1.06, p["held"]["score"]) for p in pts if p["held"] is not None]
+            if held:  # hollow, nudged right of its filled point so that the two stay apart on a log axis
+                ax.plot(*zip(*held), ls="none", marker=marker, mfc="none", mec=color, ms=8)
         ax.set_xscale("log")
         ax.set_xlabel("recurrent state (real scalars per sequence)")
         ax.set_ylabel("MQAR accuracy, slice mean (best lr)")
-        ax.set_title(f"V = {V}, 800 steps; bars: seed range", fontsize=9)
+        ax.set_title(f"V = {V}, 800 steps; bars: seed range; hollow: held-out seeds at the chosen rate", fontsize=8)
         ax.set_ylim(0, 1.02)
     names = [lab if lab != "softmax attention" else "softmax attention (state: the KV cache)" for lab in handles]
     fig.legend(list(handles.values()), names, loc="lower center", ncol=4, fontsize=7, frameon=False)
@@ -114,10 +141,15 @@ def main(argv=None):
     ap.add_argument("--plot", default=None, help="write the figure to this image")
     a = ap.parse_args(argv)
     points = collect(a.files)
-    print(f"{'V':>4} {'mixer':<40} {'state':>6} {'best lr':>8} {'accuracy mean [min, max]':>26} {'seeds':>5}")
+    print(f"{'V':>4} {'mixer':<40} {'state':>6} {'best lr':>8} {'accuracy mean [min, max]':>26} {'seeds':>8}"
+          f" {'held-out mean [min, max]':>26} {'seeds':>8}")
     for (V, label), pts in sorted(points.items()):
-        for state, lr, m, lo, hi, n in pts:
-            print(f"{V:>4} {label:<40} {state:>6} {lr:>8.0e} {m:>10.3f} [{lo:.3f}, {hi:.3f}] {n:>5}")
+        for p in pts:
+            h = p["held"]
+            held = "–".rjust(26) if h is None else (f"{h['score']:.3f} [{min(_means(h)):.3f}, {max(_means(h)):.3f}]".rjust(26)
+                                          + f" {','.join(map(str, h['seeds'])):>8}")
+            print(f"{V:>4} {label:<40} {p['state']:>6} {p['lr']:>8.0e} {p['score']:>10.3f} [{p['lo']:.3f}, "
+                  f"{p['hi']:.3f}] {','.join(map(str, p['seeds'])):>8} {held}")
     if a.plot:
         plot(points, a.plot)
         print(f"wrote {a.plot}")

@@ -40,4 +40,18 @@ def test_best_point_is_the_best_mean_over_seeds(tmp_path):
     f = tmp_path / "runs.json"
     f.write_text(json.dumps({"config": doc["config"], "results": runs}))
     (pt,) = collect([str(f)])[(64, "DeltaNet")]
-    assert pt[1] == 1e-2 and pt[2] == pytest.approx(0.7) and (pt[3], pt[4], pt[5]) == (0.5, 0.9, 2)
+    assert pt["lr"] == 1e-2 and pt["score"] == pytest.approx(0.7) and (pt["lo"], pt["hi"], pt["seeds"]) == (0.5, 0.9, (0, 1))
+    assert pt["held"] is None  # every seed was run at every rate
+
+
+def test_held_out_seeds_are_reported_beside_the_chosen_point(tmp_path):
+    # seeds 0, 1 at every rate choose 1e-2 (0.7 against 0.3); seed 2 at 1e-2 only is the held-out run, and
+    # its low score must neither move the filled point nor the choice
+    runs = [{"mixer": "deltanet", "lr": lr, "seed": s, "accuracy": {"64:4": a, "64:8": a, "128:16": a}}
+            for lr, accs in ((1e-3, (0.2, 0.4)), (1e-2, (0.9, 0.5, 0.1))) for s, a in enumerate(accs)]
+    doc = json.loads(pathlib.Path(ROOT / "benchmarks/results/mqar/n2_deltanet.json").read_text())
+    f = tmp_path / "runs.json"
+    f.write_text(json.dumps({"config": doc["config"], "results": runs}))
+    (pt,) = collect([str(f)])[(64, "DeltaNet")]
+    assert pt["lr"] == 1e-2 and pt["score"] == pytest.approx(0.7) and pt["seeds"] == (0, 1)
+    assert pt["held"]["seeds"] == (2,) and pt["held"]["score"] == pytest.approx(0.1)

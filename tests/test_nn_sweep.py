@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from manifoldspec import ManifoldSpecError  # noqa: E402
 from manifoldspec.cli import main  # noqa: E402
 from manifoldspec.nn import TrainConfig, train_recall  # noqa: E402
-from manifoldspec.nn.sweep import best_learning_rates, plot_sweep, sweep_recall  # noqa: E402
+from manifoldspec.nn.sweep import best_learning_rates, held_out_accuracy, plot_sweep, sweep_recall  # noqa: E402
 
 TINY = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2), (24, 3)), d_model=16, n_layers=1,
                    n_heads=1, steps=3, batch_size=4, warmup=2, test_examples=8, smt={"n_modes": 5},
@@ -49,13 +49,76 @@ def test_best_learning_rate_rejects_bad_records():
         best_learning_rates([_rec("smt", 1e-3, 0, float("nan"), 0.5)])
 
 
+def _val(mixer, lr, seed, test, val):
+    """A record with test accuracies ``test`` and validation accuracies ``val`` (two slices each)."""
+    return {"mixer": mixer, "lr": lr, "seed": seed, "accuracy": {(64, 4): test[0], (64, 8): test[1]},
+            "validation": {(64, 4): val[0], (64, 8): val[1]}}
+
+
+def test_best_learning_rate_is_chosen_on_validation_and_reported_on_test():
+    # validation prefers 1e-3 (0.7 against 0.6), the test set 1e-2 (0.9 against 0.5)
+    recs = [_val("smt", 1e-3, 0, (0.6, 0.4), (0.8, 0.6)), _val("smt", 1e-3, 1, (0.5, 0.5), (0.7, 0.7)),
+            _val("smt", 1e-2, 0, (1.0, 0.8), (0.6, 0.6)), _val("smt", 1e-2, 1, (0.9, 0.9), (0.5, 0.7))]
+    best = best_learning_rates(recs)["smt"]
+    assert best["selected_on"] == "validation" and best["lr"] == 1e-3
+    assert math.isclose(best["score"], 0.5)  # the test score at the chosen rate, not the validation one
+    assert best["selection_by_lr"] == pytest.approx({1e-3: 0.7, 1e-2: 0.6})
+    assert best["by_lr"] == pytest.approx({1e-3: 0.5, 1e-2: 0.9})
+    assert best["mean"] == pytest.approx({(64, 4): 0.55, (64, 8): 0.45})
+    on_test = best_learning_rates(recs, select_on="test")["smt"]
+    assert on_test["lr"] == 1e-2 and math.isclose(on_test["score"], 0.9) and on_test["selected_on"] == "test"
+    # records without a validation set (written before it existed) are chosen on the test set, and say so
+    old = [{k: v for k, v in r.items() if k != "validation"} for r in recs]
+    assert best_learning_rates(old)["smt"]["selected_on"] == "test"
+    assert best_learning_rates(recs[:1] + old[1:])["smt"]["lr"] == 1e-2  # mixed: test
+    with pytest.raises(ManifoldSpecError, match="no validation accuracy"):
+        best_learning_rates(old, select_on="validation")
+    with pytest.raises(ManifoldSpecError, match="select_on: expected one of"):
+        best_learning_rates(recs, select_on="train")
+    recs[0]["validation"][(64, 4)] = float("nan")
+    with pytest.raises(ManifoldSpecError, match="has validation"):
+        best_learning_rates(recs)
+
+
+def test_held_out_accuracy_by_hand():
+    recs = [_val("smt", 1e-3, 0, (0.9, 0.7), (0.9, 0.7)), _val("smt", 1e-3, 1, (0.7, 0.5), (0.7, 0.5)),  # 0.7
+            _val("smt", 1e-2, 0, (0.6, 0.6), (0.6, 0.6)), _val("smt", 1e-2, 1, (0.6, 0.4), (0.6, 0.4)),  # 0.55
+            _val("smt", 1e-3, 2, (0.5, 0.3), (0.9, 0.9)), _val("smt", 1e-3, 3, (0.7, 0.3), (0.0, 0.0)),  # held out
+            _val("smt", 1e-2, 2, (1.0, 1.0), (1.0, 1.0))]  # a held-out seed must not change the choice
+    held = held_out_accuracy(recs, selection_seeds=(0, 1))["smt"]
+    assert held["lr"] == 1e-3 and held["seeds"] == (2, 3) and held["selection_seeds"] == (0, 1)
+    assert math.isclose(held["selected_score"], 0.7)
+    assert math.isclose(held["score"], 0.45)  # (0.4 + 0.5) / 2, the test accuracies of seeds 2 and 3
+    assert held["by_seed"] == pytest.approx({2: 0.4, 3: 0.5})
+    assert held["mean"] == pytest.approx({(64, 4): 0.6, (64, 8): 0.3})
+    assert held["min"] == {(64, 4): 0.5, (64, 8): 0.3} and held["max"] == {(64, 4): 0.7, (64, 8): 0.3}
+    with pytest.raises(ManifoldSpecError, match="no run of smt at its selected lr 0.001 with a seed outside"):
+        held_out_accuracy(recs[:4], selection_seeds=(0, 1))
+    with pytest.raises(ManifoldSpecError, match="selection_seeds: no record"):
+        held_out_accuracy(recs, selection_seeds=(7,))
+
+
+def test_validation_is_another_sample_of_the_test_slices():
+    from manifoldspec.nn.mqar import MQARConfig, mqar_batch
+    from manifoldspec.nn.train import TEST_SEED, VALIDATION_SEED, evaluate_recall
+    cfg = dataclasses.replace(TINY, steps=2)
+    r = train_recall("linear", cfg, progress=False)
+    assert set(r["validation"]) == set(r["accuracy"]) == set(cfg.test_slices)
+    assert r["validation"] == evaluate_recall(r["model"], cfg, seed=VALIDATION_SEED)
+    assert r["accuracy"] == evaluate_recall(r["model"], cfg, seed=TEST_SEED)
+    (L, N), c = cfg.test_slices[0], MQARConfig(cfg.vocab_size, *cfg.test_slices[0], cfg.power_a)
+    xt, _ = mqar_batch(c, 8, __import__("numpy").random.default_rng([TEST_SEED, L, N]))
+    xv, _ = mqar_batch(c, 8, __import__("numpy").random.default_rng([VALIDATION_SEED, L, N]))
+    assert not torch.equal(xt, xv)  # different examples
+
+
 def test_sweep_runs_equal_standalone_training():
     recs = sweep_recall(["linear", "smt"], TINY, lrs=[1e-3, 1e-2], seeds=[0, 3], threads=1)
     assert [(r["mixer"], r["lr"], r["seed"]) for r in recs] == \
         [(m, lr, s) for m in ("linear", "smt") for lr in (1e-3, 1e-2) for s in (0, 3)]
     for r in (recs[1], recs[6]):
         ref = train_recall(r["mixer"], dataclasses.replace(TINY, lr=r["lr"], seed=r["seed"]), progress=False)
-        assert r["accuracy"] == ref["accuracy"]
+        assert r["accuracy"] == ref["accuracy"] and r["validation"] == ref["validation"]
         assert r["losses"] == ref["losses"]
     assert "model" not in recs[0]
     # different seeds or learning rates are really different runs
@@ -110,11 +173,31 @@ def test_cli_sweep(tmp_path, capsys):
     assert text.count("] linear lr=") == 4  # one progress line per run without a terminal
     data = json.loads(out.read_text())
     assert [(r["lr"], r["seed"]) for r in data["results"]] == [(1e-3, 0), (1e-3, 1), (1e-2, 0), (1e-2, 1)]
-    means = {lr: sum(sum(r["accuracy"].values()) / len(r["accuracy"]) for r in data["results"] if r["lr"] == lr) / 2
-             for lr in (1e-3, 1e-2)}
-    assert data["best"]["linear"]["lr"] == max(means, key=lambda lr: (means[lr], -lr))
+    val = {lr: sum(sum(r["validation"].values()) / len(r["validation"]) for r in data["results"] if r["lr"] == lr) / 2
+           for lr in (1e-3, 1e-2)}
+    assert data["best"]["linear"]["lr"] == max(val, key=lambda lr: (val[lr], -lr))  # chosen on validation
+    assert data["best"]["linear"]["selected_on"] == "validation"
     assert main(["train-recall", "--lr", "1e-3,fast"]) == 2
     assert "--lr: expected a float" in capsys.readouterr().err
+
+
+def test_cli_confirm_seeds(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    common = ["train-recall", "--mixers", "linear,smt", "--steps", "2", "--batch-size", "4", "--test-examples", "4",
+              "--d-model", "16", "--train-slices", "16:2", "--threads", "1", "--no-progress"]
+    assert main(common + ["--lr", "1e-3,1e-2", "--seed", "0", "--confirm-seeds", "2,3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "then 4 confirmation runs" in text and "[8/8]" in text and "confirmation: test accuracy" in text
+    data = json.loads(out.read_text())
+    for mixer in ("linear", "smt"):
+        lr = data["best"][mixer]["lr"]
+        confirm = [r for r in data["results"] if r["mixer"] == mixer and r["seed"] in (2, 3)]
+        assert [(r["lr"], r["seed"]) for r in confirm] == [(lr, 2), (lr, 3)]  # trained at the chosen rate only
+        means = [sum(r["accuracy"].values()) / len(r["accuracy"]) for r in confirm]
+        assert math.isclose(data["held_out"][mixer]["score"], sum(means) / 2)
+        assert data["held_out"][mixer]["seeds"] == [2, 3]
+    assert main(common + ["--lr", "1e-3", "--seed", "0,1", "--confirm-seeds", "1,2"]) == 2
+    assert "--confirm-seeds: must differ from --seed" in capsys.readouterr().err
 
 
 def test_example_script_sweeps(tmp_path, monkeypatch, capsys):
@@ -164,8 +247,10 @@ def test_sweep_files_merge_into_one_grid(tmp_path, capsys):
     records, _ = table.load([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert sorted((r["lr"], r["seed"]) for r in records) == [(1e-3, 0), (1e-3, 1), (1e-2, 0), (1e-2, 1)]
     merged = best_learning_rates(records)["linear"]
-    separate = [json.loads((tmp_path / f"{n}.json").read_text())["best"]["linear"]["score"] for n in "ab"]
-    assert math.isclose(merged["score"], max(separate))  # the merged grid's best is the better file's best
+    separate = [json.loads((tmp_path / f"{n}.json").read_text())["best"]["linear"] for n in "ab"]
+    # the merged grid's best is the file whose validation score is higher, with that file's test score
+    better = max(separate, key=lambda b: (b["selection_by_lr"][f"{b['lr']:g}"], -b["lr"]))
+    assert merged["lr"] == better["lr"] and math.isclose(merged["score"], better["score"])
     capsys.readouterr()
     table.main([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert "best learning rate per mixer" in capsys.readouterr().out

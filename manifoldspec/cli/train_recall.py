@@ -7,12 +7,14 @@ import sys
 from dataclasses import replace
 
 from .._checks import ManifoldSpecError
+from .outputs import write_text_atomic
 
 EPILOG = """examples:
   manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~2 min on 1 core
   manifoldspec train-recall --mixers smt,linear --modes 9 --latent-dim 4 --test-slices 64:4,64:8,128:16
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
+  manifoldspec train-recall --lr 1e-3,3e-3,1e-2 --seed 0,1,2 --confirm-seeds 3,4,5 --jobs 2    # + an unbiased estimate
 
 Chance accuracy is 1/(V − V/2) for MQAR (guessing a value token), 1/(V − 1) for --task induction. Linear attention gets the equal-state d_f unless --linear-features is given;
 DeltaNet and gated linear attention (--mixers deltanet,gla) get the equal-state d_k unless --delta-key-dim / --gla-key-dim is.
@@ -87,14 +89,17 @@ def add_parser(sub) -> None:
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     o.add_argument("--lr", default="3e-3", help="peak AdamW learning rate, or a comma-separated list to sweep (default 3e-3)")
     o.add_argument("--seed", default="0", help="random seed, or a comma-separated list (default 0)")
+    o.add_argument("--confirm-seeds", default=None, metavar="SEEDS",
+                   help="sweep: after choosing each mixer's learning rate on --seed, train it again with these other "
+                        "seeds and report their accuracy, which the choice did not see (an unbiased estimate)")
     o.add_argument("--jobs", type=int, default=1, help="sweep: training runs in parallel processes (default 1)")
     o.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads per run (default: torch's choice; 1 with --jobs > 1)")
     o.add_argument("--plot", default=None, metavar="FILE",
                    help="write accuracy bars and loss curves (sweep: accuracy against learning rate) to this image")
-    o.add_argument("--out", default=None, metavar="FILE", help="write the results as JSON")
+    o.add_argument("--out", default=None, metavar="FILE", help="write every run as JSON (a .json file name)")
     o.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_files=("out", "plot"), out_suffixes=(".json",))
 
 
 def _numbers(text: str, name: str, kind):
@@ -120,6 +125,10 @@ def run(args) -> int:
     if bad or not mixers:
         raise ManifoldSpecError(f"--mixers: expected a comma-separated subset of {tuple(MIXERS)}, got {args.mixers!r}")
     lrs, seeds = _numbers(args.lr, "--lr", float), _numbers(args.seed, "--seed", int)
+    confirm = _numbers(args.confirm_seeds, "--confirm-seeds", int) if args.confirm_seeds is not None else ()
+    if set(confirm) & set(seeds):
+        raise ManifoldSpecError(f"--confirm-seeds: must differ from --seed {args.seed}, got {args.confirm_seeds} "
+                                "(a confirmation run with a selection seed would repeat that run)")
     if args.threads:
         torch.set_num_threads(int(args.threads))
     train = _slices(args.train_slices, "--train-slices")
@@ -154,34 +163,36 @@ def run(args) -> int:
     if "gla" in mixers:
         how = "given" if args.gla_key_dim else "equal state with SMT"
         print(f"gated linear attention ({args.gla_gate} gate): key_dim = {cfg.gla['key_dim']} ({how})")
-    if len(lrs) > 1 or len(seeds) > 1:
-        return _sweep(args, mixers, cfg, lrs, seeds, cols, show)
+    if len(lrs) > 1 or len(seeds) > 1 or confirm:
+        return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show)
     results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]
     print(f"{'mixer':<8} " + " ".join(f"{c:>11}" for c in cols) + f" {'state':>9} {'params':>8} {'train s':>8}")
     for r in results:
         print(f"{r['mixer']:<8} " + " ".join(f"{r['accuracy'][s]:>11.3f}" for s in test)
               + f" {r['state_size']:>9d} {r['params']:>8d} {r['seconds']:>8.1f}")
     print(STATE_NOTE)
+    if args.out:  # before the plot: the numbers are what a long run must not lose
+        _write_json(args.out, cfg, results)
     if args.plot:
         plot_recall(results, args.plot)
         print(f"plot written to {args.plot}")
-    if args.out:
-        _write_json(args.out, cfg, results)
     return 0
 
 
 STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)"
 
 
-def _sweep(args, mixers, cfg, lrs, seeds, cols, show) -> int:
-    from ..nn.sweep import best_learning_rates, plot_sweep, spread_cells, sweep_recall
+def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show) -> int:
+    from ..nn.sweep import best_learning_rates, held_out_accuracy, plot_sweep, spread_cells, sweep_recall
 
     n = len(mixers) * len(lrs) * len(seeds)
-    print(f"sweep: {len(mixers)} mixers × {len(lrs)} learning rates × {len(seeds)} seeds = {n} runs, {args.jobs} at a time")
+    print(f"sweep: {len(mixers)} mixers × {len(lrs)} learning rates × {len(seeds)} seeds = {n} runs, {args.jobs} at a time"
+          + (f", then {len(mixers) * len(confirm)} confirmation runs" if confirm else ""))
+    total = n + len(mixers) * len(confirm)
     bar = None
     if show:
         from tqdm.auto import tqdm
-        bar = tqdm(total=n, desc="sweep", unit="run")
+        bar = tqdm(total=total, desc="sweep", unit="run")
 
     count = [0]
 
@@ -191,44 +202,66 @@ def _sweep(args, mixers, cfg, lrs, seeds, cols, show) -> int:
             bar.update(1)
             bar.set_postfix(last=f"{r['mixer']} lr={r['lr']:g} seed={r['seed']}")
         else:  # no terminal: one line per finished run, so a long sweep shows progress in a log
-            print(f"[{count[0]}/{n}] {r['mixer']} lr={r['lr']:g} seed={r['seed']}: "
+            print(f"[{count[0]}/{total}] {r['mixer']} lr={r['lr']:g} seed={r['seed']}: "
                   + " ".join(f"{a:.3f}" for a in r["accuracy"].values()) + f" ({r['seconds']:.0f} s)", flush=True)
 
     records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs, threads=args.threads, on_result=done)
+    best = best_learning_rates(records)
+    held = None
+    if confirm:
+        for m, b in best.items():
+            records += sweep_recall([m], cfg, [b["lr"]], confirm, jobs=args.jobs, threads=args.threads, on_result=done)
+        held = held_out_accuracy(records, seeds)
     if bar is not None:
         bar.close()
     print(f"\nall runs\n{'mixer':<8} {'lr':>8} {'seed':>5} " + " ".join(f"{c:>11}" for c in cols) + f" {'train s':>8}")
     for r in records:
         print(f"{r['mixer']:<8} {r['lr']:>8.1e} {r['seed']:>5d} " + " ".join(f"{a:>11.3f}" for a in r["accuracy"].values())
               + f" {r['seconds']:>8.1f}")
-    best = best_learning_rates(records)
     state = {r["mixer"]: r["state_size"] for r in records}
-    print(f"\nbest learning rate per mixer (highest slice-mean accuracy, averaged over seeds {', '.join(map(str, seeds))}); "
-          "cells: mean [min, max] over seeds")
+    print(f"\nbest learning rate per mixer (highest slice-mean validation accuracy, averaged over seeds "
+          f"{', '.join(map(str, seeds))}); cells: test accuracy, mean [min, max] over seeds")
     print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'state':>9}")
     for m, b in best.items():
         print(f"{m:<8} {b['lr']:>8.1e} {spread_cells(b)} {state[m]:>9d}")
     print(STATE_NOTE)
-    print("the best learning rate is selected on the test slices (as in Zoology), so it is an optimistic estimate")
-    if args.plot:
-        plot_sweep(records, args.plot)
-        print(f"plot written to {args.plot}")
+    print("the rate is chosen on validation examples, but with the same seeds, so these numbers are still optimistic"
+          + ("" if confirm else "; --confirm-seeds gives an unbiased estimate"))
+    if held is not None:
+        print(f"\nconfirmation: test accuracy at each mixer's chosen rate with seeds {', '.join(map(str, confirm))}, "
+              "which the choice did not see; cells: mean [min, max] over those seeds")
+        print(f"{'mixer':<8} {'lr':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'mean':>6} {'(chosen)':>8}")
+        for m, h in held.items():
+            print(f"{m:<8} {h['lr']:>8.1e} {spread_cells(h)} {h['score']:>6.3f} {h['selected_score']:>8.3f}")
+        print("(chosen): the slice mean of the selection seeds at that rate, for comparison")
     if args.out:
-        _write_json(args.out, cfg, records, best)
+        _write_json(args.out, cfg, records, best, held)
+    if args.plot:
+        plot_sweep([r for r in records if r["seed"] in seeds], args.plot)
+        print(f"plot written to {args.plot}")
     return 0
 
 
-def _write_json(path, cfg, results, best=None):
+def _slice_keys(acc: dict) -> dict:
+    return {f"{L}:{N}": a for (L, N), a in acc.items()}
+
+
+def _write_json(path, cfg, results, best=None, held=None):
     doc = {"config": {k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed") or best is None},
            "results": [{"mixer": r["mixer"], "lr": r.get("lr", cfg.lr), "seed": r.get("seed", cfg.seed),
-                        "accuracy": {f"{L}:{N}": a for (L, N), a in r["accuracy"].items()},
+                        "accuracy": _slice_keys(r["accuracy"]), "validation": _slice_keys(r["validation"]),
                         "losses": r["losses"], "state_size": r["state_size"], "params": r["params"],
                         "seconds": r["seconds"]} for r in results]}
     if best is not None:
-        doc["best"] = {m: {"lr": b["lr"], "score": b["score"], "seeds": list(b["seeds"]),
+        doc["best"] = {m: {"lr": b["lr"], "score": b["score"], "selected_on": b["selected_on"], "seeds": list(b["seeds"]),
                            "by_lr": {f"{lr:g}": v for lr, v in b["by_lr"].items()},
-                           **{k: {f"{L}:{N}": a for (L, N), a in b[k].items()} for k in ("mean", "min", "max")}}
+                           "selection_by_lr": {f"{lr:g}": v for lr, v in b["selection_by_lr"].items()},
+                           **{k: _slice_keys(b[k]) for k in ("mean", "min", "max")}}
                        for m, b in best.items()}
-    with open(path, "w") as fh:
-        json.dump(doc, fh, indent=1)
+    if held is not None:
+        doc["held_out"] = {m: {"lr": h["lr"], "score": h["score"], "seeds": list(h["seeds"]),
+                               "selected_score": h["selected_score"], "selection_seeds": list(h["selection_seeds"]),
+                               **{k: _slice_keys(h[k]) for k in ("mean", "min", "max")}}
+                           for m, h in held.items()}
+    write_text_atomic(path, json.dumps(doc, indent=1))
     print(f"results written to {path}")

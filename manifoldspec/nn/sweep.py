@@ -6,9 +6,15 @@ mixer that rate happens to suit. Zoology reports, per mixer, the best of four le
 do the same and also keep the spread over seeds.
 
 Selection rule (:func:`best_learning_rates`): for each mixer, the learning rate with the highest
-accuracy averaged over the test slices and then over seeds. Like Zoology, this selects on the
-evaluation slices, so the best-LR number is an optimistic estimate; every run is kept in the
-records so the whole grid can be shown.
+accuracy averaged over the slices and then over seeds, on the *validation* set (other examples of the
+same slices, ``train_recall``'s ``validation``); the reported accuracy is the test set's at that rate.
+Records written before the validation set existed have only test accuracies; they are selected on
+the test set, as Zoology does, and the result says so (``selected_on``).
+
+Selecting on validation examples removes the example noise from the reported number but not the seed
+noise: the chosen rate is still the one whose seeds happened to do well. :func:`held_out_accuracy`
+removes that too, by choosing the rate on some seeds and reporting runs at that rate with other seeds.
+Every run is kept in the records so the whole grid can be shown.
 """
 from __future__ import annotations
 
@@ -48,8 +54,8 @@ def _run_one(mixer, cfg, threads):
         r = train_recall(mixer, cfg, progress=False)
     finally:  # in-process runs must not change the caller's thread count
         torch.set_num_threads(before)
-    return {"mixer": mixer, "lr": cfg.lr, "seed": cfg.seed, "accuracy": r["accuracy"], "losses": r["losses"],
-            "state_size": r["state_size"], "params": r["params"], "seconds": r["seconds"]}
+    return {"mixer": mixer, "lr": cfg.lr, "seed": cfg.seed, "accuracy": r["accuracy"], "validation": r["validation"],
+            "losses": r["losses"], "state_size": r["state_size"], "params": r["params"], "seconds": r["seconds"]}
 
 
 def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | None = None, on_result=None) -> list:
@@ -68,7 +74,8 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     Returns
     -------
     list of dict, one per run, in (mixer, lr, seed) order, with keys ``mixer``, ``lr``, ``seed``,
-    ``accuracy`` {(L, N): acc}, ``losses``, ``state_size``, ``params``, ``seconds``.
+    ``accuracy`` {(L, N): acc} (test set), ``validation`` {(L, N): acc}, ``losses``, ``state_size``, ``params``,
+    ``seconds``.
     A run equals ``train_recall(mixer, replace(cfg, lr=lr, seed=seed))`` run with the same torch thread count
     (bitwise on one machine, in this process or a worker).
     """
@@ -104,39 +111,107 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     return out
 
 
-def best_learning_rates(records: list) -> dict:
+SELECT_ON = ("validation", "test")
+
+
+def _slice_mean(acc: dict) -> float:
+    return sum(acc.values()) / len(acc)
+
+
+def _check_finite(r, key):
+    accs = list(r[key].values())
+    if not accs or not all(math.isfinite(a) for a in accs):
+        raise ManifoldSpecError(f"records: run {r['mixer']} lr={r['lr']} seed={r['seed']} has {key} {r[key]}")
+
+
+def _spread(runs) -> dict:
+    """Test accuracy of ``runs`` per slice: mean, min and max over the runs."""
+    slices = list(runs[0]["accuracy"])
+    return {"mean": {s: sum(r["accuracy"][s] for r in runs) / len(runs) for s in slices},
+            "min": {s: min(r["accuracy"][s] for r in runs) for s in slices},
+            "max": {s: max(r["accuracy"][s] for r in runs) for s in slices}}
+
+
+def best_learning_rates(records: list, select_on: str | None = None) -> dict:
     """Per mixer, the learning rate whose slice-averaged accuracy, averaged over seeds, is highest.
 
     Parameters
     ----------
     records : list of run records from :func:`sweep_recall`
+    select_on : {"validation", "test"}, optional
+        the held-out set the rate is chosen on (default: "validation" when every record has a
+        ``validation`` entry, else "test", for records written before it existed)
 
     Returns
     -------
-    dict mixer → {"lr", "score" (mean over seeds of the slice-mean accuracy), "seeds" (tuple),
-    "mean" {(L, N): mean over seeds}, "min" {(L, N): …}, "max" {(L, N): …}, "by_lr" {lr: score}}.
-    Ties go to the smaller learning rate. Raises if a run's accuracy is not finite.
+    dict mixer → {"lr", "score" (mean over seeds of the slice-mean *test* accuracy at that rate),
+    "selected_on", "seeds" (tuple), "mean" {(L, N): mean over seeds of the test accuracy},
+    "min" {(L, N): …}, "max" {(L, N): …}, "by_lr" {lr: test score}, "selection_by_lr" {lr: the score
+    the rate was chosen by}}. Ties go to the smaller learning rate. Raises if an accuracy is not finite.
     """
     if not records:
         raise ManifoldSpecError("records: empty; run sweep_recall first")
+    if select_on is None:
+        select_on = "validation" if all("validation" in r for r in records) else "test"
+    if select_on not in SELECT_ON:
+        raise ManifoldSpecError(f"select_on: expected one of {SELECT_ON}, got {select_on!r}")
+    key = "accuracy" if select_on == "test" else "validation"
     groups: dict = {}
     for r in records:
-        accs = list(r["accuracy"].values())
-        if not accs or not all(math.isfinite(a) for a in accs):
-            raise ManifoldSpecError(f"records: run {r['mixer']} lr={r['lr']} seed={r['seed']} has accuracy {r['accuracy']}")
+        if key not in r:
+            raise ManifoldSpecError(f"records: run {r['mixer']} lr={r['lr']} seed={r['seed']} has no validation "
+                                    "accuracy (written before it existed); use select_on='test'")
+        _check_finite(r, "accuracy")
+        _check_finite(r, key)
         groups.setdefault(r["mixer"], {}).setdefault(r["lr"], []).append(r)
     out = {}
     for mixer, by_lr in groups.items():
-        score = {lr: sum(sum(r["accuracy"].values()) / len(r["accuracy"]) for r in runs) / len(runs)
-                 for lr, runs in by_lr.items()}
-        lr = min(score, key=lambda x: (-score[x], x))
+        test = {lr: sum(_slice_mean(r["accuracy"]) for r in runs) / len(runs) for lr, runs in by_lr.items()}
+        chosen = {lr: sum(_slice_mean(r[key]) for r in runs) / len(runs) for lr, runs in by_lr.items()}
+        lr = min(chosen, key=lambda x: (-chosen[x], x))
         runs = by_lr[lr]
-        slices = list(runs[0]["accuracy"])
-        out[mixer] = {"lr": lr, "score": score[lr], "seeds": tuple(r["seed"] for r in runs),
-                      "mean": {s: sum(r["accuracy"][s] for r in runs) / len(runs) for s in slices},
-                      "min": {s: min(r["accuracy"][s] for r in runs) for s in slices},
-                      "max": {s: max(r["accuracy"][s] for r in runs) for s in slices},
-                      "by_lr": dict(sorted(score.items()))}
+        out[mixer] = {"lr": lr, "score": test[lr], "selected_on": select_on, "seeds": tuple(r["seed"] for r in runs),
+                      **_spread(runs), "by_lr": dict(sorted(test.items())), "selection_by_lr": dict(sorted(chosen.items()))}
+    return out
+
+
+def held_out_accuracy(records: list, selection_seeds, select_on: str | None = None) -> dict:
+    """Per mixer, the test accuracy at the best learning rate of *other* seeds: an unbiased estimate.
+
+    The rate is chosen by :func:`best_learning_rates` on the runs whose seed is in ``selection_seeds``;
+    the reported accuracy is that of the runs at the chosen rate with any other seed. Those runs never
+    took part in the choice, so neither example noise nor seed noise inflates the number.
+
+    Parameters
+    ----------
+    records : list of run records (one configuration per mixer name)
+    selection_seeds : iterable of int   seeds the rate is chosen on
+    select_on : passed to :func:`best_learning_rates`
+
+    Returns
+    -------
+    dict mixer → {"lr", "selected_score" (the selection seeds' test score at that rate, which the choice
+    inflates), "selection_seeds", "selected_on", "score" (mean over the held-out seeds of the slice-mean
+    test accuracy), "seeds" (the held-out seeds), "by_seed" {seed: slice-mean test accuracy}, "mean", "min",
+    "max" {(L, N): …} over the held-out seeds}.
+    Raises if a mixer has no held-out run at its chosen rate, saying which runs to add.
+    """
+    chosen_seeds = set(selection_seeds)
+    picked = [r for r in records if r["seed"] in chosen_seeds]
+    if not picked:
+        raise ManifoldSpecError(f"selection_seeds: no record has a seed in {sorted(chosen_seeds)}")
+    out = {}
+    for mixer, b in best_learning_rates(picked, select_on).items():
+        held = [r for r in records if r["mixer"] == mixer and r["lr"] == b["lr"] and r["seed"] not in chosen_seeds]
+        if not held:
+            raise ManifoldSpecError(f"records: no run of {mixer} at its selected lr {b['lr']:g} with a seed outside "
+                                    f"{sorted(chosen_seeds)}; train some (train-recall --lr {b['lr']:g} --seed ...)")
+        for r in held:
+            _check_finite(r, "accuracy")
+        out[mixer] = {"lr": b["lr"], "selected_score": b["score"], "selection_seeds": b["seeds"],
+                      "selected_on": b["selected_on"], "score": sum(_slice_mean(r["accuracy"]) for r in held) / len(held),
+                      "seeds": tuple(r["seed"] for r in held), "by_seed": {r["seed"]: _slice_mean(r["accuracy"]) for r in held},
+                      **_spread(held)}
     return out
 
 

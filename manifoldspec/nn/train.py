@@ -110,9 +110,19 @@ def _loss_acc(model, x, y):
     return loss, acc
 
 
+# Two held-out sets drawn from the same slices: the test set reports, the validation set selects (the
+# learning rate of a sweep), so that a reported number was not also used to choose the model.
+TEST_SEED = 12345
+VALIDATION_SEED = 54321
+
+
 @torch.no_grad()
-def evaluate_recall(model, cfg: TrainConfig, seed: int = 12345, batch: int = 128) -> dict:
-    """Accuracy on held-out batches per test slice: {(L, N): accuracy}."""
+def evaluate_recall(model, cfg: TrainConfig, seed: int = TEST_SEED, batch: int = 128) -> dict:
+    """Accuracy on held-out batches per test slice: {(L, N): accuracy}.
+
+    ``seed`` picks the held-out set: :data:`TEST_SEED` (default) or :data:`VALIDATION_SEED`; each slice
+    draws ``cfg.test_examples`` examples from ``numpy.random.default_rng([seed, L, N])``.
+    """
     model.eval()
     out = {}
     for L, N in cfg.test_slices:
@@ -133,8 +143,9 @@ def train_recall(mixer: str, cfg: TrainConfig = TrainConfig(), *, progress: bool
 
     Returns
     -------
-    dict with keys ``mixer``, ``accuracy`` {(L, N): acc}, ``losses`` [(step, loss)],
-    ``state_size`` (recurrent state scalars at the longest test length), ``params``, ``seconds``.
+    dict with keys ``mixer``, ``accuracy`` {(L, N): acc} on the test set, ``validation`` {(L, N): acc} on
+    the validation set (the same slices and size, other examples), ``losses`` [(step, loss)], ``state_size``
+    (recurrent state scalars at the longest test length), ``params``, ``seconds``.
     """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -178,8 +189,9 @@ def train_recall(mixer: str, cfg: TrainConfig = TrainConfig(), *, progress: bool
         bar.close()
     seconds = time.perf_counter() - t0
     acc = evaluate_recall(model, cfg)
+    val = evaluate_recall(model, cfg, seed=VALIDATION_SEED)
     L_max = max(L for L, _ in cfg.test_slices)
-    return {"mixer": mixer, "accuracy": acc, "losses": losses, "state_size": model.state_size(L_max),
+    return {"mixer": mixer, "accuracy": acc, "validation": val, "losses": losses, "state_size": model.state_size(L_max),
             "params": sum(p.numel() for p in model.parameters()), "seconds": seconds, "model": model}
 
 
