@@ -25,6 +25,9 @@ def load(paths):
     for path in paths:
         with open(path) as fh:
             doc = json.load(fh)
+        if doc.get("partial"):
+            print(f"note: {path} is partial (an interrupted sweep; continue it with train-recall --resume)",
+                  file=sys.stderr)
         cfg = {k: v for k, v in doc["config"].items() if k not in ("lr", "seed")}
         if config is None:
             config = cfg

@@ -258,3 +258,69 @@ def test_sweep_files_merge_into_one_grid(tmp_path, capsys):
         table.load([str(tmp_path / "a.json"), str(tmp_path / "a.json")])
     with pytest.raises(SystemExit, match="linear"):
         table.load([str(tmp_path / "a.json"), str(tmp_path / "c.json")])
+
+
+def test_sweep_reuses_existing_runs():
+    cfg = dataclasses.replace(TINY, steps=2)
+    full = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[0, 1], threads=1)
+    seen = []
+    again = sweep_recall(["linear"], cfg, lrs=[1e-3, 1e-2], seeds=[0, 1], threads=1, on_result=seen.append,
+                         existing=[full[0], full[3]])
+    assert again[0] is full[0] and again[3] is full[3]  # taken over, not retrained
+    assert [(r["lr"], r["seed"]) for r in seen] == [(1e-3, 1), (1e-2, 0)]  # only the missing runs were trained
+    for a, b in zip(again, full):
+        assert (a["lr"], a["seed"], a["accuracy"], a["validation"], a["losses"]) == \
+            (b["lr"], b["seed"], b["accuracy"], b["validation"], b["losses"])
+
+
+SWEEP = ["train-recall", "--mixers", "linear", "--steps", "2", "--batch-size", "4", "--test-examples", "4",
+         "--d-model", "16", "--train-slices", "16:2", "--lr", "1e-3,1e-2", "--seed", "0,1", "--threads", "1",
+         "--no-progress"]
+
+
+def test_cli_interrupted_sweep_resumes(tmp_path, capsys, monkeypatch):
+    import manifoldspec.nn.sweep as sweep
+    out = tmp_path / "s.json"
+    real, calls = sweep._run_one, []
+
+    def interrupted(*a):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C (or a killed job) during the third run
+        calls.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(sweep, "_run_one", interrupted)
+    assert main(SWEEP + ["--out", str(out)]) == 130
+    doc = json.loads(out.read_text())
+    assert doc["partial"] is True and [(r["lr"], r["seed"]) for r in doc["results"]] == [(1e-3, 0), (1e-3, 1)]
+    monkeypatch.setattr(sweep, "_run_one", real)
+    capsys.readouterr()
+    assert main(SWEEP + ["--out", str(out)]) == 2  # an existing file is never clobbered by accident
+    assert "exists; pass --resume" in capsys.readouterr().err
+    assert main(SWEEP + ["--out", str(out), "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "resume: 2 of the 4 sweep runs read back" in text and text.count("] linear lr=0.01") == 2
+    assert "] linear lr=0.001" not in text  # the finished runs were not trained again
+    resumed = json.loads(out.read_text())
+    assert "partial" not in resumed and len(resumed["results"]) == 4
+    fresh = tmp_path / "fresh.json"
+    assert main(SWEEP + ["--out", str(fresh)]) == 0
+    assert resumed["best"] == json.loads(fresh.read_text())["best"]  # as if it had never stopped
+    assert main(SWEEP + ["--out", str(fresh), "--overwrite", "--lr", "1e-3"]) == 0
+    assert len(json.loads(fresh.read_text())["results"]) == 2
+
+
+@pytest.mark.parametrize("extra, write, needle", [
+    (["--resume"], None, "--resume: needs --out"),
+    (["--resume", "--overwrite", "--out", "{d}/a.json"], None, "choose one"),
+    (["--resume", "--out", "{d}/a.json"], "not json", "cannot read"),
+    (["--resume", "--out", "{d}/a.json", "--vocab", "32"], "cfg", "another configuration (differs in vocab_size)"),
+])
+def test_cli_resume_errors(tmp_path, capsys, extra, write, needle):
+    if write == "cfg":
+        assert main(SWEEP + ["--out", str(tmp_path / "a.json")]) == 0
+    elif write is not None:
+        (tmp_path / "a.json").write_text(write)
+    capsys.readouterr()
+    assert main(SWEEP + [a.format(d=tmp_path) for a in extra]) == 2
+    assert needle in capsys.readouterr().err

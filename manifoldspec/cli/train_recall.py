@@ -97,7 +97,13 @@ def add_parser(sub) -> None:
                    help="torch CPU threads per run (default: torch's choice; 1 with --jobs > 1)")
     o.add_argument("--plot", default=None, metavar="FILE",
                    help="write accuracy bars and loss curves (sweep: accuracy against learning rate) to this image")
-    o.add_argument("--out", default=None, metavar="FILE", help="write every run as JSON (a .json file name)")
+    o.add_argument("--out", default=None, metavar="FILE",
+                   help="write every run as JSON (a .json file name), rewritten after each finished run so that an "
+                        "interrupted sweep keeps what it did; an existing file is refused unless --resume or --overwrite")
+    o.add_argument("--resume", action="store_true",
+                   help="continue the runs in --out: those already there (same configuration) are read back, not "
+                        "trained again; only the missing (mixer, lr, seed) runs are")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     o.add_argument("--no-progress", action="store_true", help="do not show progress bars")
     p.set_defaults(func=run, output_files=("out", "plot"), out_suffixes=(".json",))
 
@@ -163,16 +169,24 @@ def run(args) -> int:
     if "gla" in mixers:
         how = "given" if args.gla_key_dim else "equal state with SMT"
         print(f"gated linear attention ({args.gla_gate} gate): key_dim = {cfg.gla['key_dim']} ({how})")
+    prior = _prior_runs(args, cfg)
     if len(lrs) > 1 or len(seeds) > 1 or confirm:
-        return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show)
-    results = [train_recall(mixer, cfg, progress=show) for mixer in mixers]
+        return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior)
+    results = []
+    for mixer in mixers:
+        old = [r for r in prior if (r["mixer"], r["lr"], r["seed"]) == (mixer, cfg.lr, cfg.seed)]
+        if old:
+            print(f"{mixer}: read back from {args.out}")
+        results.append(old[0] if old else {**train_recall(mixer, cfg, progress=show), "lr": cfg.lr, "seed": cfg.seed})
+        if args.out and not old:
+            _write_json(args.out, cfg, _merge(results, prior), partial=True)
     print(f"{'mixer':<8} " + " ".join(f"{c:>11}" for c in cols) + f" {'state':>9} {'params':>8} {'train s':>8}")
     for r in results:
         print(f"{r['mixer']:<8} " + " ".join(f"{r['accuracy'][s]:>11.3f}" for s in test)
               + f" {r['state_size']:>9d} {r['params']:>8d} {r['seconds']:>8.1f}")
     print(STATE_NOTE)
     if args.out:  # before the plot: the numbers are what a long run must not lose
-        _write_json(args.out, cfg, results)
+        _write_json(args.out, cfg, _merge(results, prior))
     if args.plot:
         plot_recall(results, args.plot)
         print(f"plot written to {args.plot}")
@@ -182,7 +196,56 @@ def run(args) -> int:
 STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)"
 
 
-def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show) -> int:
+def _key(r):
+    return r["mixer"], float(r["lr"]), int(r["seed"])
+
+
+def _merge(records, prior):
+    """``records``, then the runs of ``prior`` (an earlier --out) that ``records`` does not hold."""
+    have = {_key(r) for r in records}
+    return list(records) + [r for r in prior if _key(r) not in have]
+
+
+def _config_doc(cfg) -> dict:
+    """The configuration as the JSON stores it, without lr and seed (set per run), JSON-normalized."""
+    return json.loads(json.dumps({k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed")}))
+
+
+def _prior_runs(args, cfg) -> list:
+    """Runs of an existing --out to continue (--resume), or [] ; refuses to clobber it otherwise."""
+    from pathlib import Path
+
+    if args.resume and args.overwrite:
+        raise ManifoldSpecError("--resume and --overwrite: choose one (continue the file, or replace it)")
+    if not args.out:
+        if args.resume:
+            raise ManifoldSpecError("--resume: needs --out FILE (the JSON of the runs to continue)")
+        return []
+    path = Path(args.out)
+    if not path.exists() or args.overwrite:
+        return []
+    if not args.resume:
+        raise ManifoldSpecError(f"--out: {args.out!r} exists; pass --resume to continue its runs or --overwrite to "
+                                "replace it")
+    try:
+        doc = json.loads(path.read_text())
+        config, runs = doc["config"], doc["results"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ManifoldSpecError(f"--resume: cannot read {args.out!r} as train-recall JSON ({exc})") from None
+    want = _config_doc(cfg)
+    config = {k: v for k, v in config.items() if k not in ("lr", "seed")}
+    if config != want:
+        diff = sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
+        raise ManifoldSpecError(f"--resume: {args.out!r} was written with another configuration (differs in "
+                                f"{', '.join(diff)}); use the same options, or another --out")
+
+    def slices(acc):
+        return {tuple(int(x) for x in k.split(":")): a for k, a in acc.items()}
+
+    return [{**r, **{k: slices(r[k]) for k in ("accuracy", "validation") if k in r}} for r in runs]
+
+
+def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
     from ..nn.sweep import best_learning_rates, held_out_accuracy, plot_sweep, spread_cells, sweep_recall
 
     n = len(mixers) * len(lrs) * len(seeds)
@@ -195,8 +258,19 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show) -> int:
         bar = tqdm(total=total, desc="sweep", unit="run")
 
     count = [0]
+    finished = []
+    grid = {(m, float(lr), int(sd)) for m in mixers for lr in lrs for sd in seeds}
+    reused = sum(_key(r) in grid for r in prior)
+    if reused:
+        print(f"resume: {reused} of the {n} sweep runs read back from {args.out}")
+        if bar is not None:
+            bar.update(reused)
+        count[0] = reused
 
     def done(r):
+        finished.append(r)
+        if args.out:  # after every run: an interrupted sweep keeps what it did (continue it with --resume)
+            _write_json(args.out, cfg, _merge(finished, prior), partial=True)
         count[0] += 1
         if bar is not None:
             bar.update(1)
@@ -205,12 +279,14 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show) -> int:
             print(f"[{count[0]}/{total}] {r['mixer']} lr={r['lr']:g} seed={r['seed']}: "
                   + " ".join(f"{a:.3f}" for a in r["accuracy"].values()) + f" ({r['seconds']:.0f} s)", flush=True)
 
-    records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs, threads=args.threads, on_result=done)
+    records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs, threads=args.threads, on_result=done,
+                           existing=prior)
     best = best_learning_rates(records)
     held = None
     if confirm:
         for m, b in best.items():
-            records += sweep_recall([m], cfg, [b["lr"]], confirm, jobs=args.jobs, threads=args.threads, on_result=done)
+            records += sweep_recall([m], cfg, [b["lr"]], confirm, jobs=args.jobs, threads=args.threads, on_result=done,
+                                    existing=prior)
         held = held_out_accuracy(records, seeds)
     if bar is not None:
         bar.close()
@@ -235,7 +311,7 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show) -> int:
             print(f"{m:<8} {h['lr']:>8.1e} {spread_cells(h)} {h['score']:>6.3f} {h['selected_score']:>8.3f}")
         print("(chosen): the slice mean of the selection seeds at that rate, for comparison")
     if args.out:
-        _write_json(args.out, cfg, records, best, held)
+        _write_json(args.out, cfg, _merge(records, prior), best, held)
     if args.plot:
         plot_sweep([r for r in records if r["seed"] in seeds], args.plot)
         print(f"plot written to {args.plot}")
@@ -246,12 +322,18 @@ def _slice_keys(acc: dict) -> dict:
     return {f"{L}:{N}": a for (L, N), a in acc.items()}
 
 
-def _write_json(path, cfg, results, best=None, held=None):
-    doc = {"config": {k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed") or best is None},
+def _write_json(path, cfg, results, best=None, held=None, partial=False):
+    """Write the runs (and the sweep summaries) to ``path`` atomically; ``partial`` marks a file that is still
+    being filled (``"partial": true``), which ``--resume`` continues."""
+    one_run = best is None and all(_key(r)[1:] == (cfg.lr, cfg.seed) for r in results)
+    doc = {"config": {k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed") or one_run},
            "results": [{"mixer": r["mixer"], "lr": r.get("lr", cfg.lr), "seed": r.get("seed", cfg.seed),
-                        "accuracy": _slice_keys(r["accuracy"]), "validation": _slice_keys(r["validation"]),
+                        "accuracy": _slice_keys(r["accuracy"]),
+                        **({"validation": _slice_keys(r["validation"])} if "validation" in r else {}),
                         "losses": r["losses"], "state_size": r["state_size"], "params": r["params"],
                         "seconds": r["seconds"]} for r in results]}
+    if partial:
+        doc["partial"] = True
     if best is not None:
         doc["best"] = {m: {"lr": b["lr"], "score": b["score"], "selected_on": b["selected_on"], "seeds": list(b["seeds"]),
                            "by_lr": {f"{lr:g}": v for lr, v in b["by_lr"].items()},

@@ -58,7 +58,8 @@ def _run_one(mixer, cfg, threads):
             "losses": r["losses"], "state_size": r["state_size"], "params": r["params"], "seconds": r["seconds"]}
 
 
-def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | None = None, on_result=None) -> list:
+def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | None = None, on_result=None,
+                 existing=None) -> list:
     """Train every (mixer, learning rate, seed) combination of ``cfg`` on MQAR.
 
     Parameters
@@ -70,6 +71,9 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     jobs : int ≥ 1                    worker processes (spawned; each trains one run at a time)
     threads : int, optional           torch CPU threads per run (default: 1 when ``jobs`` > 1, else torch's choice)
     on_result : callable, optional    called with each run record as it finishes (progress reporting)
+    existing : list of run records, optional
+        runs already done with this ``cfg`` (an interrupted sweep, read back from its JSON): a (mixer, lr,
+        seed) found there is taken from it and not trained again, nor passed to ``on_result``
 
     Returns
     -------
@@ -90,20 +94,21 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     if threads is None and jobs > 1:
         threads = 1  # jobs processes × torch's default threads would oversubscribe the cores
     tasks = [(m, dataclasses.replace(cfg, lr=lr, seed=s)) for m in mixers for lr in lrs for s in seeds]
-    if jobs == 1:
-        out = []
-        for m, c in tasks:
-            out.append(_run_one(m, c, threads))
+    done = {(r["mixer"], float(r["lr"]), int(r["seed"])): r for r in (existing or ())}
+    out = [done.get((m, float(c.lr), c.seed)) for m, c in tasks]
+    todo = [i for i, r in enumerate(out) if r is None]
+    if jobs == 1 or len(todo) <= 1:
+        for i in todo:
+            out[i] = _run_one(*tasks[i], threads)
             if on_result is not None:
-                on_result(out[-1])
+                on_result(out[i])
         return out
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     # spawn, not fork: a forked child inherits torch's thread pools in an undefined state
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks), os.cpu_count() or jobs),
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo), os.cpu_count() or jobs),
                              mp_context=mp.get_context("spawn")) as pool:
-        futs = {pool.submit(_run_one, m, c, threads): i for i, (m, c) in enumerate(tasks)}
-        out = [None] * len(tasks)
+        futs = {pool.submit(_run_one, *tasks[i], threads): i for i in todo}
         for f in as_completed(futs):
             out[futs[f]] = f.result()
             if on_result is not None:
