@@ -9,12 +9,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["geodesic_distance.py", "spectrum_figure.py"])
+@pytest.mark.parametrize("script", ["geodesic_distance.py", "spectrum_figure.py", "prompt_manifold.py"])
 def test_example_writes_its_figure(script, tmp_path, monkeypatch, capsys):
     out = tmp_path / "figure.png"
     monkeypatch.setattr(sys, "argv", [script, str(out)])
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
     assert out.stat().st_size > 10_000
+    if script == "prompt_manifold.py":  # the state's first-order spectrum stays near the finite-element one
+        gap = float(capsys.readouterr().out.split("finite element| over the prompt:")[1].split()[0])
+        assert gap < 2e-2
     if script == "geodesic_distance.py":  # the printed errors fall with h (first order)
         errs = [float(line.split()[-1]) for line in capsys.readouterr().out.splitlines() if "max error" in line]
         assert len(errs) == 8 and all(a > b for a, b in zip(errs[:3], errs[1:4])) and all(
