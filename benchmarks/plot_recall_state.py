@@ -1,6 +1,7 @@
 """MQAR recall against recurrent state size (NN_ANCHORS T2, Based's Fig. 2 axes), from the sweep JSONs.
 
-    python benchmarks/plot_recall_state.py benchmarks/results/mqar/*.json --plot docs/img/mqar_recall_state.png
+    python benchmarks/plot_recall_state.py benchmarks/results/mqar/*.json benchmarks/results/mqar/heldout/*.json \
+        --plot docs/img/mqar_recall_state.png
 
 Runs are grouped by (vocabulary, mixer, the mixer's configuration). Only the main protocol is kept:
 MQAR, 800 steps, test slices (64, 4), (64, 8), (128, 16), and for SMT the content positions, the warp on

@@ -16,7 +16,8 @@ from plot_recall_state import _config, collect  # noqa: E402
 
 from manifoldspec.nn.train import build_model  # noqa: E402
 
-FILES = sorted(glob.glob(str(ROOT / "benchmarks" / "results" / "mqar" / "*.json")))
+FILES = sorted(glob.glob(str(ROOT / "benchmarks" / "results" / "mqar" / "*.json"))
+               + glob.glob(str(ROOT / "benchmarks" / "results" / "mqar" / "heldout" / "*.json")))
 
 
 def test_recomputed_state_matches_what_the_runs_stored():

@@ -295,13 +295,14 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
         print(f"{r['mixer']:<8} {r['lr']:>8.1e} {r['seed']:>5d} " + " ".join(f"{a:>11.3f}" for a in r["accuracy"].values())
               + f" {r['seconds']:>8.1f}")
     state = {r["mixer"]: r["state_size"] for r in records}
-    print(f"\nbest learning rate per mixer (highest slice-mean validation accuracy, averaged over seeds "
+    on = next(iter(best.values()))["selected_on"]  # "test" when read-back runs predate the validation set
+    print(f"\nbest learning rate per mixer (highest slice-mean {on} accuracy, averaged over seeds "
           f"{', '.join(map(str, seeds))}); cells: test accuracy, mean [min, max] over seeds")
     print(f"{'mixer':<8} {'best lr':>8} " + " ".join(f"{c:>19}" for c in cols) + f" {'state':>9}")
     for m, b in best.items():
         print(f"{m:<8} {b['lr']:>8.1e} {spread_cells(b)} {state[m]:>9d}")
     print(STATE_NOTE)
-    print("the rate is chosen on validation examples, but with the same seeds, so these numbers are still optimistic"
+    print(f"the rate is chosen on {on} examples of the same seeds, so these numbers are optimistic"
           + ("" if confirm else "; --confirm-seeds gives an unbiased estimate"))
     if held is not None:
         print(f"\nconfirmation: test accuracy at each mixer's chosen rate with seeds {', '.join(map(str, confirm))}, "
