@@ -11,31 +11,29 @@ or on the test set for files written before it existed) with per-slice figures.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-
-
-def _slices(acc: dict) -> dict:
-    return {tuple(int(x) for x in k.split(":")): a for k, a in acc.items()}
 
 
 def load(paths):
     """Records of all files, with (L, N) tuple keys; refuses files whose configurations differ."""
+    from manifoldspec import ManifoldSpecError
+    from manifoldspec.cli.recall_files import read_runs
+
     records, config = [], None
     for path in paths:
-        with open(path) as fh:
-            doc = json.load(fh)
-        if doc.get("partial"):
+        try:
+            cfg, runs, partial = read_runs(path)
+        except ManifoldSpecError as exc:
+            sys.exit(str(exc))
+        if partial:
             print(f"note: {path} is partial (an interrupted sweep; continue it with train-recall --resume)",
                   file=sys.stderr)
-        cfg = {k: v for k, v in doc["config"].items() if k not in ("lr", "seed")}
         if config is None:
             config = cfg
         elif cfg != config:
             diff = sorted(k for k in set(cfg) | set(config) if cfg.get(k) != config.get(k))
             sys.exit(f"{path}: configuration differs from {paths[0]} in {diff}; not merging")
-        for r in doc["results"]:
-            records.append({**r, **{k: _slices(r[k]) for k in ("accuracy", "validation") if k in r}})
+        records += runs
     keys = [(r["mixer"], r["lr"], r["seed"]) for r in records]
     if len(set(keys)) != len(keys):
         sys.exit("the files share (mixer, lr, seed) runs; not merging")

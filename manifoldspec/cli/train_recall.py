@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 
 from .._checks import ManifoldSpecError
-from .outputs import write_text_atomic
+from .recall_files import merge_runs, prior_runs, run_key, write_runs
 
 EPILOG = """examples:
   manifoldspec train-recall --plot recall.png                     # V=64, (64,4)+(64,8), 800 steps: ~2 min on 1 core
@@ -169,7 +168,7 @@ def run(args) -> int:
     if "gla" in mixers:
         how = "given" if args.gla_key_dim else "equal state with SMT"
         print(f"gated linear attention ({args.gla_gate} gate): key_dim = {cfg.gla['key_dim']} ({how})")
-    prior = _prior_runs(args, cfg)
+    prior = prior_runs(args, cfg)
     if len(lrs) > 1 or len(seeds) > 1 or confirm:
         return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior)
     results = []
@@ -179,14 +178,14 @@ def run(args) -> int:
             print(f"{mixer}: read back from {args.out}")
         results.append(old[0] if old else {**train_recall(mixer, cfg, progress=show), "lr": cfg.lr, "seed": cfg.seed})
         if args.out and not old:
-            _write_json(args.out, cfg, _merge(results, prior), partial=True)
+            write_runs(args.out, cfg, merge_runs(results, prior), partial=True)
     print(f"{'mixer':<8} " + " ".join(f"{c:>11}" for c in cols) + f" {'state':>9} {'params':>8} {'train s':>8}")
     for r in results:
         print(f"{r['mixer']:<8} " + " ".join(f"{r['accuracy'][s]:>11.3f}" for s in test)
               + f" {r['state_size']:>9d} {r['params']:>8d} {r['seconds']:>8.1f}")
     print(STATE_NOTE)
     if args.out:  # before the plot: the numbers are what a long run must not lose
-        _write_json(args.out, cfg, _merge(results, prior))
+        write_runs(args.out, cfg, merge_runs(results, prior))
     if args.plot:
         plot_recall(results, args.plot)
         print(f"plot written to {args.plot}")
@@ -194,55 +193,6 @@ def run(args) -> int:
 
 
 STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)"
-
-
-def _key(r):
-    return r["mixer"], float(r["lr"]), int(r["seed"])
-
-
-def _merge(records, prior):
-    """``records``, then the runs of ``prior`` (an earlier --out) that ``records`` does not hold."""
-    have = {_key(r) for r in records}
-    return list(records) + [r for r in prior if _key(r) not in have]
-
-
-def _config_doc(cfg) -> dict:
-    """The configuration as the JSON stores it, without lr and seed (set per run), JSON-normalized."""
-    return json.loads(json.dumps({k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed")}))
-
-
-def _prior_runs(args, cfg) -> list:
-    """Runs of an existing --out to continue (--resume), or [] ; refuses to clobber it otherwise."""
-    from pathlib import Path
-
-    if args.resume and args.overwrite:
-        raise ManifoldSpecError("--resume and --overwrite: choose one (continue the file, or replace it)")
-    if not args.out:
-        if args.resume:
-            raise ManifoldSpecError("--resume: needs --out FILE (the JSON of the runs to continue)")
-        return []
-    path = Path(args.out)
-    if not path.exists() or args.overwrite:
-        return []
-    if not args.resume:
-        raise ManifoldSpecError(f"--out: {args.out!r} exists; pass --resume to continue its runs or --overwrite to "
-                                "replace it")
-    try:
-        doc = json.loads(path.read_text())
-        config, runs = doc["config"], doc["results"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ManifoldSpecError(f"--resume: cannot read {args.out!r} as train-recall JSON ({exc})") from None
-    want = _config_doc(cfg)
-    config = {k: v for k, v in config.items() if k not in ("lr", "seed")}
-    if config != want:
-        diff = sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
-        raise ManifoldSpecError(f"--resume: {args.out!r} was written with another configuration (differs in "
-                                f"{', '.join(diff)}); use the same options, or another --out")
-
-    def slices(acc):
-        return {tuple(int(x) for x in k.split(":")): a for k, a in acc.items()}
-
-    return [{**r, **{k: slices(r[k]) for k in ("accuracy", "validation") if k in r}} for r in runs]
 
 
 def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
@@ -260,7 +210,7 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
     count = [0]
     finished = []
     grid = {(m, float(lr), int(sd)) for m in mixers for lr in lrs for sd in seeds}
-    reused = sum(_key(r) in grid for r in prior)
+    reused = sum(run_key(r) in grid for r in prior)
     if reused:
         print(f"resume: {reused} of the {n} sweep runs read back from {args.out}")
         if bar is not None:
@@ -270,7 +220,7 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
     def done(r):
         finished.append(r)
         if args.out:  # after every run: an interrupted sweep keeps what it did (continue it with --resume)
-            _write_json(args.out, cfg, _merge(finished, prior), partial=True)
+            write_runs(args.out, cfg, merge_runs(finished, prior), partial=True)
         count[0] += 1
         if bar is not None:
             bar.update(1)
@@ -312,39 +262,8 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
             print(f"{m:<8} {h['lr']:>8.1e} {spread_cells(h)} {h['score']:>6.3f} {h['selected_score']:>8.3f}")
         print("(chosen): the slice mean of the selection seeds at that rate, for comparison")
     if args.out:
-        _write_json(args.out, cfg, _merge(records, prior), best, held)
+        write_runs(args.out, cfg, merge_runs(records, prior), best, held)
     if args.plot:
         plot_sweep([r for r in records if r["seed"] in seeds], args.plot)
         print(f"plot written to {args.plot}")
     return 0
-
-
-def _slice_keys(acc: dict) -> dict:
-    return {f"{L}:{N}": a for (L, N), a in acc.items()}
-
-
-def _write_json(path, cfg, results, best=None, held=None, partial=False):
-    """Write the runs (and the sweep summaries) to ``path`` atomically; ``partial`` marks a file that is still
-    being filled (``"partial": true``), which ``--resume`` continues."""
-    one_run = best is None and all(_key(r)[1:] == (cfg.lr, cfg.seed) for r in results)
-    doc = {"config": {k: v for k, v in cfg.__dict__.items() if k not in ("lr", "seed") or one_run},
-           "results": [{"mixer": r["mixer"], "lr": r.get("lr", cfg.lr), "seed": r.get("seed", cfg.seed),
-                        "accuracy": _slice_keys(r["accuracy"]),
-                        **({"validation": _slice_keys(r["validation"])} if "validation" in r else {}),
-                        "losses": r["losses"], "state_size": r["state_size"], "params": r["params"],
-                        "seconds": r["seconds"]} for r in results]}
-    if partial:
-        doc["partial"] = True
-    if best is not None:
-        doc["best"] = {m: {"lr": b["lr"], "score": b["score"], "selected_on": b["selected_on"], "seeds": list(b["seeds"]),
-                           "by_lr": {f"{lr:g}": v for lr, v in b["by_lr"].items()},
-                           "selection_by_lr": {f"{lr:g}": v for lr, v in b["selection_by_lr"].items()},
-                           **{k: _slice_keys(b[k]) for k in ("mean", "min", "max")}}
-                       for m, b in best.items()}
-    if held is not None:
-        doc["held_out"] = {m: {"lr": h["lr"], "score": h["score"], "seeds": list(h["seeds"]),
-                               "selected_score": h["selected_score"], "selection_seeds": list(h["selection_seeds"]),
-                               **{k: _slice_keys(h[k]) for k in ("mean", "min", "max")}}
-                           for m, h in held.items()}
-    write_text_atomic(path, json.dumps(doc, indent=1))
-    print(f"results written to {path}")

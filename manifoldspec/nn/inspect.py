@@ -103,7 +103,9 @@ def prompt_warps(layer, x, attention_mask=None) -> list:
     -------
     list of B lists of n_heads metrics: on the torus a :class:`manifoldspec.TokenWarp` (eq. 1, periodized
     on [0, 2π)ⁿ) with the prompt's α_t, μ_t, v_t and the head's σ; on the sphere a :class:`SphereBumpWarp`.
-    Use it with ``FlatTorus((2π,)*n)`` or ``Sphere()`` (radius 1) discretizations.
+    Use it with ``FlatTorus((2π,)*n)`` or ``Sphere()`` (radius 1) discretizations. These are the prompt's
+    warps as read, before any decay: with the flow decay on (``flow_dt``) the state encodes the flowed
+    metric instead, and :func:`warped_spectrum` of it differs from the spectrum of these warps.
 
     Raises
     ------
