@@ -102,9 +102,13 @@ def add_parser(sub) -> None:
     o.add_argument("--resume", action="store_true",
                    help="continue the runs in --out: those already there (same configuration) are read back, not "
                         "trained again; only the missing (mixer, lr, seed) runs are")
-    o.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing --out (and checkpoints in --save-models)")
+    o.add_argument("--save-models", default=None, metavar="DIR",
+                   help="save every trained model to DIR/<mixer>_lr<lr>_seed<seed>.pt (created if missing; a DIR that "
+                        "already holds checkpoints needs --resume or --overwrite); load one with "
+                        "manifoldspec.nn.load_recall_model")
     o.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    p.set_defaults(func=run, output_files=("out", "plot"), out_suffixes=(".json",))
+    p.set_defaults(func=run, output_files=("out", "plot"), output_dirs=("save_models",), out_suffixes=(".json",))
 
 
 def _numbers(text: str, name: str, kind):
@@ -169,14 +173,19 @@ def run(args) -> int:
         how = "given" if args.gla_key_dim else "equal state with SMT"
         print(f"gated linear attention ({args.gla_gate} gate): key_dim = {cfg.gla['key_dim']} ({how})")
     prior = prior_runs(args, cfg)
+    save_dir = _model_dir(args)
     if len(lrs) > 1 or len(seeds) > 1 or confirm:
-        return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior)
+        return _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior, save_dir)
     results = []
     for mixer in mixers:
         old = [r for r in prior if (r["mixer"], r["lr"], r["seed"]) == (mixer, cfg.lr, cfg.seed)]
         if old:
             print(f"{mixer}: read back from {args.out}")
         results.append(old[0] if old else {**train_recall(mixer, cfg, progress=show), "lr": cfg.lr, "seed": cfg.seed})
+        if save_dir is not None and not old:
+            from ..nn.checkpoint import checkpoint_name, save_recall_model
+            path = save_dir / checkpoint_name(mixer, cfg.lr, cfg.seed)
+            print(f"model saved to {save_recall_model(results[-1]['model'], mixer, cfg, path)}")
         if args.out and not old:
             write_runs(args.out, cfg, merge_runs(results, prior), partial=True)
     print(f"{'mixer':<8} " + " ".join(f"{c:>11}" for c in cols) + f" {'state':>9} {'params':>8} {'train s':>8}")
@@ -195,7 +204,23 @@ def run(args) -> int:
 STATE_NOTE = "state = recurrent state scalars over all layers (softmax: KV cache at the longest test length)"
 
 
-def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
+def _model_dir(args):
+    """--save-models as a created directory (None without it); refuses one that holds checkpoints already,
+    unless the run continues (--resume) or replaces (--overwrite) them."""
+    if not args.save_models:
+        return None
+    from pathlib import Path
+
+    d = Path(args.save_models)
+    held = sorted(p.name for p in d.glob("*.pt")) if d.is_dir() else []
+    if held and not (args.resume or args.overwrite):
+        raise ManifoldSpecError(f"--save-models: {args.save_models!r} already holds {len(held)} checkpoints "
+                                f"({held[0]}, …); pass --resume or --overwrite, or choose another directory")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior, save_dir) -> int:
     from ..nn.sweep import best_learning_rates, held_out_accuracy, plot_sweep, spread_cells, sweep_recall
 
     n = len(mixers) * len(lrs) * len(seeds)
@@ -230,13 +255,13 @@ def _sweep(args, mixers, cfg, lrs, seeds, confirm, cols, show, prior) -> int:
                   + " ".join(f"{a:.3f}" for a in r["accuracy"].values()) + f" ({r['seconds']:.0f} s)", flush=True)
 
     records = sweep_recall(mixers, cfg, lrs, seeds, jobs=args.jobs, threads=args.threads, on_result=done,
-                           existing=prior)
+                           existing=prior, save_dir=save_dir)
     best = best_learning_rates(records)
     held = None
     if confirm:
         for m, b in best.items():
             records += sweep_recall([m], cfg, [b["lr"]], confirm, jobs=args.jobs, threads=args.threads, on_result=done,
-                                    existing=prior)
+                                    existing=prior, save_dir=save_dir)
         held = held_out_accuracy(records, seeds)
     if bar is not None:
         bar.close()

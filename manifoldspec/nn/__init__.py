@@ -16,7 +16,8 @@ imports torch. Public names:
 * models — :class:`SMTBlock`, :class:`SMTLanguageModel`.
 * inspection — :func:`warped_spectrum` (the spectrum a state encodes) and :func:`prompt_warps` (the
   prompt's metric, for the numerical core), from :mod:`manifoldspec.nn.inspect`.
-* data/training — :func:`mqar_batch`, :func:`train_recall`, :func:`sweep_recall` (learning rate × seed)
+* data/training — :func:`mqar_batch`, :func:`train_recall` (:func:`save_recall_model` /
+  :func:`load_recall_model` for its models), :func:`sweep_recall` (learning rate × seed)
   and :func:`best_learning_rates` (the rate chosen on a validation set), :func:`held_out_accuracy` (that
   rate's accuracy on seeds the choice did not see).
 """
@@ -44,11 +45,12 @@ from .mqar import MQARConfig, mqar_batch
 from .train import TrainConfig, evaluate_recall, train_recall
 from .sweep import best_learning_rates, held_out_accuracy, sweep_recall
 from .inspect import prompt_warps, warped_spectrum
+from .checkpoint import load_recall_model, save_recall_model
 
 __all__ = ["DeltaNetAttention", "GatedLinearAttention", "gated_linear_chunked", "gated_linear_recurrent", "SphereModeBasis", "SphereState", "delta_rule_chunked", "delta_rule_recurrent",
            "smt_sphere_chunked", "smt_sphere_recurrent", "sphere_basis", "sphere_features", "LinearAttention", "MQARConfig", "SMTBlock", "SMTLanguageModel", "SMTState", "SoftmaxAttention",
            "SpectralManifoldAttention", "TorusModeBasis", "TrainConfig", "best_learning_rates", "evaluate_recall", "held_out_accuracy", "first_order_filter", "first_order_kernel",
            "heat_divided_differences", "hermitian_function", "linear_attention_chunked",
            "linear_attention_recurrent", "mode_features", "mqar_batch", "ritz_filter", "ritz_kernel", "smt_chunked",
-           "smt_recurrent", "sparse_eigsh", "sweep_recall", "torus_basis", "torus_token_elements", "train_recall", "prompt_warps", "warped_spectrum"]
+           "smt_recurrent", "sparse_eigsh", "sweep_recall", "torus_basis", "torus_token_elements", "train_recall", "prompt_warps", "warped_spectrum", "load_recall_model", "save_recall_model"]
 

@@ -42,8 +42,9 @@ def _nonneg_int(v, name):
     return int(v)
 
 
-def _run_one(mixer, cfg, threads):
-    """One training run, as a plain record (no model), so that it can come back from a worker process."""
+def _run_one(mixer, cfg, threads, save_dir=None):
+    """One training run, as a plain record (no model), so that it can come back from a worker process; the
+    model is saved in the worker when ``save_dir`` is given."""
     import torch
 
     from .train import train_recall
@@ -54,12 +55,15 @@ def _run_one(mixer, cfg, threads):
         r = train_recall(mixer, cfg, progress=False)
     finally:  # in-process runs must not change the caller's thread count
         torch.set_num_threads(before)
+    if save_dir is not None:
+        from .checkpoint import checkpoint_name, save_recall_model
+        save_recall_model(r["model"], mixer, cfg, os.path.join(save_dir, checkpoint_name(mixer, cfg.lr, cfg.seed)))
     return {"mixer": mixer, "lr": cfg.lr, "seed": cfg.seed, "accuracy": r["accuracy"], "validation": r["validation"],
             "losses": r["losses"], "state_size": r["state_size"], "params": r["params"], "seconds": r["seconds"]}
 
 
 def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | None = None, on_result=None,
-                 existing=None) -> list:
+                 existing=None, save_dir=None) -> list:
     """Train every (mixer, learning rate, seed) combination of ``cfg`` on MQAR.
 
     Parameters
@@ -74,6 +78,8 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     existing : list of run records, optional
         runs already done with this ``cfg`` (an interrupted sweep, read back from its JSON): a (mixer, lr,
         seed) found there is taken from it and not trained again, nor passed to ``on_result``
+    save_dir : path, optional         an existing directory: each trained model is saved there as
+        :func:`~manifoldspec.nn.checkpoint.checkpoint_name` (load it with ``load_recall_model``)
 
     Returns
     -------
@@ -99,7 +105,7 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     todo = [i for i, r in enumerate(out) if r is None]
     if jobs == 1 or len(todo) <= 1:
         for i in todo:
-            out[i] = _run_one(*tasks[i], threads)
+            out[i] = _run_one(*tasks[i], threads, save_dir)
             if on_result is not None:
                 on_result(out[i])
         return out
@@ -108,7 +114,7 @@ def sweep_recall(mixers, cfg, lrs, seeds=(0,), *, jobs: int = 1, threads: int | 
     # spawn, not fork: a forked child inherits torch's thread pools in an undefined state
     with ProcessPoolExecutor(max_workers=min(jobs, len(todo), os.cpu_count() or jobs),
                              mp_context=mp.get_context("spawn")) as pool:
-        futs = {pool.submit(_run_one, *tasks[i], threads): i for i in todo}
+        futs = {pool.submit(_run_one, *tasks[i], threads, save_dir): i for i in todo}
         for f in as_completed(futs):
             out[futs[f]] = f.result()
             if on_result is not None:
