@@ -26,6 +26,11 @@ def test_round_trip_gives_the_same_model(tmp_path, mixer):
     assert torch.equal(model(ids)[0], r["model"](ids)[0])  # bitwise: same weights, same code
     assert evaluate_recall(model, cfg) == r["accuracy"]
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left
+    import os
+    import stat
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as torch.save(path) would create it
 
 
 def test_load_errors_name_the_path(tmp_path):

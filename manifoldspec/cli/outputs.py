@@ -9,10 +9,10 @@ their outputs with ``set_defaults``: ``output_files`` (attributes holding a file
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from .._checks import ManifoldSpecError
+from .._files import atomic_write
 
 PLOT_ATTRS = ("plot", "eigenfunctions")  # image files: any format matplotlib writes
 
@@ -73,20 +73,8 @@ def check_outputs(args) -> None:
 def write_text_atomic(path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same directory and a rename, so that an
     existing file is either replaced whole or left as it was."""
-    p = Path(path)
-    if p.exists():
-        mode = p.stat().st_mode & 0o777
-    else:  # what open(path, "w") would give; mkstemp's own mode is 0o600
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
+    def write(tmp):
+        with open(tmp, "w") as fh:
             fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+
+    return atomic_write(path, write)

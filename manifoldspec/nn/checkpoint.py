@@ -7,13 +7,12 @@ it. It is read with ``torch.load(weights_only=True)``: plain values and tensors 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .._checks import ManifoldSpecError
+from .._files import atomic_write
 
 FORMAT = "manifoldspec.recall_model/1"
 
@@ -28,15 +27,7 @@ def save_recall_model(model, mixer: str, cfg, path) -> Path:
     path = Path(path)
     doc = {"format": FORMAT, "mixer": mixer, "config": dataclasses.asdict(cfg),
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(doc, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: torch.save(doc, tmp))
 
 
 def load_recall_model(path, map_location="cpu"):
