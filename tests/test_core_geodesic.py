@@ -9,6 +9,7 @@ from scipy.integrate import cumulative_simpson
 import manifoldspec as ms
 from manifoldspec import ManifoldSpecError
 from manifoldspec.spectral.geodesic import boundary_dofs, distance_interpolant, geodesic_distance
+from docs_blocks import python_block
 
 TWO_PI = 2 * np.pi
 
@@ -186,11 +187,7 @@ def test_bad_input_is_refused_with_the_argument_named():
 
 
 def test_docs_example_runs_and_the_warp_changes_the_distance():
-    import pathlib
-    import re
-
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "spectra.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "geodesic_distance" in b)
+    block = python_block("spectra.md", "geodesic_distance")
     scope = {}
     exec(compile(block, "docs/spectra.md", "exec"), scope)
     d, disc = scope["d"], scope["disc"]

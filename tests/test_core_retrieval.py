@@ -5,6 +5,7 @@ import pytest
 import manifoldspec as ms
 from manifoldspec import ManifoldSpecError
 from manifoldspec.spectral.retrieval import retrieve, spectral_coefficients
+from docs_blocks import python_block
 
 TORUS = ms.FlatTorus((2 * np.pi, 2 * np.pi))
 
@@ -89,13 +90,9 @@ def test_shapes_and_errors(torus_spec):
 
 
 def test_docs_example_matches_the_addition_theorem(capsys):
-    import pathlib
-    import re
-
     from scipy.special import eval_legendre
 
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "spectra.md").read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "spectral_coefficients" in b)
+    block = python_block("spectra.md", "spectral_coefficients")
     scope = {}
     exec(compile(block, "docs/spectra.md", "exec"), scope)
     kernel = lambda cos: sum((2 * l + 1) * np.exp(-0.1 * l * (l + 1)) * eval_legendre(l, cos)  # noqa: E731

@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 from manifoldspec import ManifoldSpecError  # noqa: E402
 from manifoldspec.cli import main  # noqa: E402
 from manifoldspec.nn import TrainConfig, evaluate_recall, load_recall_model, save_recall_model, train_recall  # noqa: E402
+from docs_blocks import python_block  # noqa: E402
 
 TINY = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2), (24, 3)), d_model=16, n_layers=1,
                    n_heads=1, steps=3, batch_size=4, warmup=2, test_examples=8, smt={"n_modes": 5, "base": "sphere"},
@@ -79,10 +80,7 @@ def test_single_run_cli_saves_its_model(tmp_path, capsys):
 
 
 def test_docs_block_loads_a_saved_model(tmp_path, monkeypatch, capsys):
-    import pathlib
-    import re
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "load_recall_model" in b)
+    code = python_block("nn.md", "load_recall_model")
     monkeypatch.chdir(tmp_path)
     assert main(["train-recall", "--mixers", "smt", "--steps", "2", "--batch-size", "4", "--test-examples", "4",
                  "--d-model", "16", "--train-slices", "16:2", "--no-progress", "--save-models", "models"]) == 0

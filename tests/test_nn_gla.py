@@ -13,6 +13,7 @@ from manifoldspec.nn import (GatedLinearAttention, TrainConfig, gated_linear_chu
                              gated_linear_recurrent, linear_attention_recurrent)
 from manifoldspec.nn.ops.linear import linear_attention_parallel  # noqa: E402
 from manifoldspec.nn.train import build_model, equal_state_features  # noqa: E402
+from docs_blocks import python_block  # noqa: E402
 
 F64 = torch.float64
 GATES = ("vector", "scalar")
@@ -186,10 +187,8 @@ def test_errors_name_the_argument():
 
 
 def test_docs_example_runs(capsys):
-    import pathlib
     import re
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "GatedLinearAttention(" in b)
+    code = python_block("nn.md", "GatedLinearAttention(")
     exec(compile(code, "docs/nn.md", "exec"), {})
     out = capsys.readouterr().out
     assert "(2, 2, 8, 16) 256 256" in out  # S (B, nh, d_k, d_v); state nh·d_k·d_v = 2·8·16 for either gate

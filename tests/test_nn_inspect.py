@@ -16,6 +16,7 @@ from manifoldspec.nn import SpectralManifoldAttention  # noqa: E402
 from manifoldspec.nn.inspect import SphereBumpWarp, prompt_warps, warped_spectrum  # noqa: E402
 from manifoldspec.nn.ops.smt import smt_recurrent  # noqa: E402
 from manifoldspec.nn.ops.sphere import smt_sphere_recurrent  # noqa: E402
+from docs_blocks import python_block  # noqa: E402
 
 
 def _layer(base, n_modes, seed=0):
@@ -125,10 +126,7 @@ def test_sphere_bump_warp_is_the_conformal_metric():
 
 
 def test_docs_block_runs():
-    import pathlib
-    import re
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "warped_spectrum" in b)
+    code = python_block("nn.md", "warped_spectrum")
     scope = {}
     exec(compile(code, "docs/nn.md", "exec"), scope)
     lam, exact = scope["lam"], scope["exact"]

@@ -18,6 +18,7 @@ from manifoldspec.nn.ops.sphere import (SphereState, funk_hecke_coefficients, sm
 from manifoldspec.nn.sphere_basis import sphere_basis, sphere_features  # noqa: E402
 from manifoldspec.spectral.matrix_elements import sphere_elements  # noqa: E402
 from manifoldspec.spectral.sphere_modes import real_sph_harm, sphere_frame, sphere_modes, sphere_quadrature  # noqa: E402
+from docs_blocks import python_block  # noqa: E402
 
 D64 = torch.float64
 
@@ -249,10 +250,7 @@ def test_first_call_in_inference_mode_leaves_autograd_usable(rng):
 
 
 def test_docs_sphere_example_runs():
-    import pathlib
-    import re
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
-    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "smt_sphere_chunked" in b)
+    code = python_block("nn.md", "smt_sphere_chunked")
     scope = {}
     exec(compile(code, "docs/nn.md", "exec"), scope)
     assert scope["y"].shape == (2, 4, 100, 8) and torch.isfinite(scope["y"]).all()

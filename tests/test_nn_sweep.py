@@ -16,6 +16,7 @@ from manifoldspec import ManifoldSpecError  # noqa: E402
 from manifoldspec.cli import main  # noqa: E402
 from manifoldspec.nn import TrainConfig, train_recall  # noqa: E402
 from manifoldspec.nn.sweep import best_learning_rates, held_out_accuracy, plot_sweep, sweep_recall  # noqa: E402
+from docs_blocks import python_block  # noqa: E402
 
 TINY = TrainConfig(vocab_size=32, train_slices=((16, 2),), test_slices=((16, 2), (24, 3)), d_model=16, n_layers=1,
                    n_heads=1, steps=3, batch_size=4, warmup=2, test_examples=8, smt={"n_modes": 5},
@@ -213,12 +214,9 @@ def test_example_script_sweeps(tmp_path, monkeypatch, capsys):
 
 def test_docs_sweep_block_uses_the_real_api(monkeypatch):
     # the docs block trains for minutes; run it with the sweep swapped for a recorder of its arguments
-    import pathlib
-    import re
 
     import manifoldspec.nn as mnn
-    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
-    code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "sweep_recall" in c)
+    code = python_block("nn.md", "sweep_recall")
     calls = []
 
     def fake(mixers, cfg, lrs, seeds=(0,), **kw):
