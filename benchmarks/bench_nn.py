@@ -44,8 +44,8 @@ def _layer(mixer, d_model, heads, modes, feat, flow_dt=None, checkpoint=None, ch
         return SpectralManifoldAttention(d_model, heads, n_modes=modes, base="sphere", chunk_size=chunk)
     if mixer == "deltanet":
         return DeltaNetAttention(d_model, heads, key_dim=feat, chunk_size=64)
-    if mixer == "gla":  # GLA's per-channel (vector) gate
-        return GatedLinearAttention(d_model, heads, key_dim=feat, chunk_size=64)
+    if mixer == "gla":  # GLA's per-channel (vector) gate, at the layer's default chunk (32; 64 before §1g)
+        return GatedLinearAttention(d_model, heads, key_dim=feat)
     if mixer == "linear":
         return LinearAttention(d_model, heads, feature_dim=feat, chunk_size=64)
     return SoftmaxAttention(d_model, heads)

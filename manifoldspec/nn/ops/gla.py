@@ -76,7 +76,7 @@ def gated_linear_recurrent(q, k, v, g, state=None, *, cu_seqlens=None):
     return (torch.stack(ys, 2) if ys else v.new_zeros(B, nh, 0, v.shape[-1])), S
 
 
-def gated_linear_chunked(q, k, v, g, state=None, chunk_size: int = 64, *, cu_seqlens=None):
+def gated_linear_chunked(q, k, v, g, state=None, chunk_size: int = 32, *, cu_seqlens=None):
     """Chunked form with the results of :func:`gated_linear_recurrent` (same parameters and returns).
 
     ``chunk_size`` c sets the work per token, O(c·d_k·(c + d_v)), and the (B, nh, c, c, d_k) pairwise
