@@ -78,3 +78,20 @@ def test_atomic_write_replaces_whole_or_keeps_the_old_file(tmp_path, monkeypatch
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(g.stat().st_mode) == 0o666 & ~umask  # as open(path, "w") would create it
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_spectrum_save_is_atomic(tmp_path, monkeypatch, suffix):
+    import numpy as np
+
+    import manifoldspec as ms
+    spec = ms.solve(ms.discretize(ms.Sphere(), 1, 1), 4)
+    path = tmp_path / f"s{suffix}"
+    assert spec.save(path) == path
+    first = path.read_bytes()
+    if suffix == ".npz":
+        assert np.allclose(np.load(path)["eigenvalues"], spec.eigenvalues)
+    monkeypatch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        spec.save(path)
+    assert path.read_bytes() == first and sorted(p.name for p in tmp_path.iterdir()) == [path.name]

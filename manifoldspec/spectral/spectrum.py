@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ManifoldSpecError, as_finite_array
+from .._files import atomic_write
 from .assemble import Operators
 from .clusters import CLUSTER_RTOL, cluster_indices
 from .locate import evaluation_matrix
@@ -95,10 +96,13 @@ class Spectrum:
         meta = {"manifold": type(self.discretization.manifold).__name__, "order": self.discretization.order,
                 "n_dofs": self.discretization.n_dofs, "area": self.area}
         if path.suffix == ".npz":
-            np.savez(path, eigenvalues=self.eigenvalues, eigenvectors=self.eigenvectors,
-                     dof_points=self.discretization.dof_points, **{k: np.asarray(v) for k, v in meta.items()})
+            def write(tmp):
+                with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to the temporary name
+                    np.savez(fh, eigenvalues=self.eigenvalues, eigenvectors=self.eigenvectors,
+                             dof_points=self.discretization.dof_points, **{k: np.asarray(v) for k, v in meta.items()})
         elif path.suffix == ".json":
-            path.write_text(json.dumps({**meta, "eigenvalues": self.eigenvalues.tolist()}, indent=1))
+            def write(tmp):
+                Path(tmp).write_text(json.dumps({**meta, "eigenvalues": self.eigenvalues.tolist()}, indent=1))
         else:
             raise ManifoldSpecError(f"path: expected a .npz or .json file name, got {str(path)!r}")
-        return path
+        return atomic_write(path, write)  # an existing file is replaced whole or left as it was
