@@ -14,6 +14,8 @@ EPILOG = """examples:
   manifoldspec train-recall --steps 20 --batch-size 8 --out recall.json     # quick smoke run
   manifoldspec train-recall --lr 3e-4,1e-3,3e-3,1e-2 --seed 0,1,2 --jobs 2 --plot sweep.png   # LR sweep, best LR per mixer
   manifoldspec train-recall --lr 1e-3,3e-3,1e-2 --seed 0,1,2 --confirm-seeds 3,4,5 --jobs 2    # + an unbiased estimate
+  manifoldspec train-recall --lr 1e-3,3e-3 --seed 0,1,2 --out sweep.json --save-models models   # keep runs and models
+  manifoldspec train-recall --lr 1e-3,3e-3 --seed 0,1,2 --out sweep.json --save-models models --resume   # after a stop
 
 Chance accuracy is 1/(V − V/2) for MQAR (guessing a value token), 1/(V − 1) for --task induction. Linear attention gets the equal-state d_f unless --linear-features is given;
 DeltaNet and gated linear attention (--mixers deltanet,gla) get the equal-state d_k unless --delta-key-dim / --gla-key-dim is.
