@@ -187,6 +187,12 @@ def test_perturbation_order_true_and_false():
     r = check_perturbation(quick=True)
     assert r.verdict.startswith("HOLDS UNDER")
     assert r.data["div0"] > 0  # eq. (7) as printed divides by zero inside multiplets
+    # large warps: the first-order error grows like ε² (about 10× per √10 in ε below the breakdown), passes
+    # 10 % between ε = 3 and 10, and at ε = 30 first order has a negative eigenvalue (FE: all positive)
+    rel = r.data["big_rel"]
+    assert list(r.data["big_eps"]) == [0.3, 1.0, 3.0, 10.0, 30.0] and all(np.diff(rel) > 0)
+    assert 5 < rel[1] / rel[0] < 15 and rel[2] < 0.1 < rel[3] and r.data["big_min"][-1] < 0
+    assert "small warp (error > 10 % from ε = 10)" in r.verdict
     assert check_perturbation(quick=True, expected_order=3).fails
 
 
