@@ -12,7 +12,8 @@ For each model it prints:
 * the warp amplitude α_t by token role (context key, context value, query, filler) per layer, averaged
   over heads and examples of the longest test slice, against its initial value softplus(−2) = 0.127;
 * the spectral shift the prompt causes, max_k |λ_k(Λ0 + H_T) − λ0_k| at the end of the sequence
-  (``manifoldspec.nn.warped_spectrum``), per layer, mean over examples;
+  (``manifoldspec.nn.warped_spectrum``), per layer, mean over examples, and the fraction of examples in which
+  that first-order spectrum has an eigenvalue below −0.1 (no metric has a negative one);
 * whether that first-order spectrum still describes the prompt's manifold: for the first example, the
   largest relative difference over heads and λ_1 … λ_{K−1} between eig(Λ0 + H_T) and a P2 finite-element
   solve of the metric the prompt induces (``prompt_warps``; 32² torus, level-4 sphere). Not for layers
@@ -55,7 +56,7 @@ def analyse(path, n_examples: int = 256) -> dict:
     query = y != IGNORE
     roles_b = {"key": roles["key"].expand_as(x), "value": roles["value"].expand_as(x), "query": query,
                "filler": (pos >= 2 * N) & ~query}
-    alpha, shift, exact = [], [], []
+    alpha, shift, exact, negative = [], [], [], []
     with torch.no_grad():
         for layer, h, st in zip(layers, inputs, [s.mixer for s in states if hasattr(s.mixer, "H")]):
             a = layer.project(h)[3].mean(1)  # (B, T), mean over heads
@@ -63,11 +64,15 @@ def analyse(path, n_examples: int = 256) -> dict:
             lam0 = torch.sort(layer.basis.lam0_t(h.new_zeros(1)))[0]
             first = warped_spectrum(layer, st)
             shift.append(float((first - lam0).abs().amax(-1).mean()))
+            # no metric has a negative eigenvalue; −0.1 (λ0's first non-zero value is 1 on the torus, 2 on the
+            # sphere) stays clear of the O(α²) dip of the constant mode's 0 in a barely warped layer
+            negative.append(float((first.amin((-1, -2)) < -0.1).float().mean()))
             flowed = layer.geometry()[2] is not None
             exact.append(float("nan") if flowed else max(
                 _first_order_error(layer, h[:1], first[0, i].double().numpy(), i) for i in range(layer.n_heads)))
     return {"path": str(path), "lr": cfg.lr, "seed": cfg.seed, "base": layers[0].base, "accuracy": acc,
-            "accuracy_no_warp": acc_off, "alpha": alpha, "shift": shift, "first_order_error": exact}
+            "accuracy_no_warp": acc_off, "alpha": alpha, "shift": shift, "first_order_error": exact,
+            "negative": negative}
 
 
 def _first_order_error(layer, h, first, head) -> float:
@@ -100,11 +105,12 @@ def main(argv=None):
           " spectral shift max_k |Δλ_k|")
     print("and the largest relative error of that first-order spectrum against the finite-element spectrum of the")
     print("prompt's metric (first example, worst head; nan: flow layers, where the two are not comparable)")
-    print(f"{'checkpoint':<40} {'layer':>5} {'key':>7} {'value':>7} {'query':>7} {'filler':>7} {'shift':>8} {'1st-order err':>13}")
+    print(f"{'checkpoint':<40} {'layer':>5} {'key':>7} {'value':>7} {'query':>7} {'filler':>7} {'shift':>8} "
+          f"{'λ<-0.1':>8} {'1st-order err':>13}")
     for r in rows:
-        for i, (al, sh, ex) in enumerate(zip(r["alpha"], r["shift"], r["first_order_error"])):
+        for i, (al, sh, ng, ex) in enumerate(zip(r["alpha"], r["shift"], r["negative"], r["first_order_error"])):
             print(f"{r['path'][-40:]:<40} {i:>5} {al['key']:>7.3f} {al['value']:>7.3f} {al['query']:>7.3f} "
-                  f"{al['filler']:>7.3f} {sh:>8.4f} {ex:>13.2e}")
+                  f"{al['filler']:>7.3f} {sh:>8.4f} {ng:>8.2f} {ex:>13.2e}")
 
 
 if __name__ == "__main__":

@@ -41,4 +41,5 @@ def test_vanishing_warp_changes_nothing(tmp_path):
     out = analyse(save_recall_model(r["model"], "smt", CFG, tmp_path / "m.pt"), n_examples=8)
     assert out["accuracy_no_warp"] == pytest.approx(out["accuracy"], abs=1e-12)
     assert max(out["first_order_error"]) < 1e-4  # only the mesh's error of the unwarped spectrum is left
+    assert max(out["negative"]) == 0.0
     assert max(out["shift"]) < 1e-5 and max(a for layer in out["alpha"] for a in layer.values()) < 1e-20
