@@ -8,8 +8,14 @@ prompt as a token-warped torus. Left: the warp strength tr g − 2 of head 0 wit
 Middle: the four λ = 1 eigenvalues of that manifold as tokens arrive — from the state, eig(Λ0 + H_t)
 (first order), and from a finite-element solve of the prompt's metric (exact to the mesh). Right: the
 geodesic distance from the first token on the final manifold (heat method).
+
+With ``--checkpoint`` (a model saved by ``train-recall --save-models``) the same is drawn for the first layer
+of a trained SMT model reading the start of an MQAR example. There the warp is far larger and the
+first-order spectrum leaves the finite-element one (benchmarks/results/nn.md §3o).
+
+    python examples/prompt_manifold.py trained.png --checkpoint models/smt_lr0.005_seed0.pt
 """
-import sys
+import argparse
 
 import matplotlib
 
@@ -24,13 +30,36 @@ from manifoldspec.nn.inspect import prompt_warps, warped_spectrum
 from manifoldspec.spectral.geodesic import distance_interpolant
 
 
-def main(path="prompt_manifold.png", n_tokens=12, resolution=32):
-    torch.manual_seed(3)
-    layer = SpectralManifoldAttention(d_model=32, n_heads=2, n_modes=5).double()
-    x = torch.randn(1, n_tokens, 32, dtype=torch.float64)
+def _trained_prompt(checkpoint, n_tokens):
+    """The first SMT layer of a saved model and its input for the first ``n_tokens`` tokens of an MQAR example."""
+    from manifoldspec.nn import load_recall_model
+    from manifoldspec.nn.train import TEST_SEED, task_batch
+
+    model, mixer, cfg = load_recall_model(checkpoint)
+    layer = model.blocks[0].mixer
+    if not isinstance(layer, SpectralManifoldAttention) or layer.base != "torus" or layer.latent_dim != 2:
+        raise SystemExit(f"{checkpoint}: expected an SMT model on the 2-torus, got mixer {mixer!r}")
+    L, N = cfg.test_slices[0]
+    ids, _ = task_batch(cfg, L, N, 1, np.random.default_rng([TEST_SEED, L, N]))
+    seen = []
+    hook = layer.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    with torch.no_grad():  # the blocks are causal, so the mixer's input for a prefix is a prefix of this
+        model(ids[:, :n_tokens])
+    hook.remove()
+    return layer.double(), seen[0].double()
+
+
+def main(path="prompt_manifold.png", n_tokens=12, resolution=32, checkpoint=None):
+    if checkpoint is None:
+        torch.manual_seed(3)
+        layer = SpectralManifoldAttention(d_model=32, n_heads=2, n_modes=5).double()
+        x = torch.randn(1, n_tokens, 32, dtype=torch.float64)
+    else:
+        layer, x = _trained_prompt(checkpoint, n_tokens)
     L = 2 * np.pi
     disc = ms.discretize(ms.FlatTorus((L, L)), resolution, 2)
-    base = ms.solve(disc, 5).eigenvalues
+    K = layer.n_modes
+    base = ms.solve(disc, K).eigenvalues
 
     first, exact = [], []
     with torch.no_grad():
@@ -38,7 +67,7 @@ def main(path="prompt_manifold.png", n_tokens=12, resolution=32):
             _, state = layer(x[:, :t])
             first.append(warped_spectrum(layer, state)[0, 0].numpy())
             warp = prompt_warps(layer, x[:, :t])[0][0]
-            exact.append(ms.solve(disc, 5, metric=warp).eigenvalues - base + np.round(base))  # mesh error removed
+            exact.append(ms.solve(disc, K, metric=warp).eigenvalues - base + np.round(base))  # mesh error removed
     first, exact = np.array(first), np.array(exact)
     warp = prompt_warps(layer, x)[0][0]
     print(f"head 0: α = {np.round(warp.alpha, 3)}, σ = {warp.sigma:.3f}")
@@ -68,17 +97,29 @@ def main(path="prompt_manifold.png", n_tokens=12, resolution=32):
     axes[1].set_title("the spectrum splits as the prompt is read", fontsize=9)
     axes[1].legend(fontsize=7)
 
-    d = ms.geodesic_distance(disc, mu[0], warp)
-    dist = distance_interpolant(disc, d)(pts).reshape(X.shape)
-    img = axes[2].imshow(dist, origin="lower", extent=(0, L, 0, L), cmap="magma")
-    axes[2].contour(X, Y, dist, levels=12, colors="w", linewidths=0.5)
-    axes[2].plot(*mu[0], "c*", ms=10)
+    try:
+        d = ms.geodesic_distance(disc, mu[0], warp)
+    except ms.ManifoldSpecError as exc:  # e.g. a warp so anisotropic that the heat step oscillates on this mesh
+        axes[2].text(0.5, 0.5, f"no distance on this mesh:\n{exc}"[:160], ha="center", va="center", wrap=True,
+                     fontsize=7, transform=axes[2].transAxes)
+        print(f"geodesic distance skipped: {exc}")
+    else:
+        dist = distance_interpolant(disc, d)(pts).reshape(X.shape)
+        img = axes[2].imshow(dist, origin="lower", extent=(0, L, 0, L), cmap="magma")
+        axes[2].contour(X, Y, dist, levels=12, colors="w", linewidths=0.5)
+        axes[2].plot(*mu[0], "c*", ms=10)
+        fig.colorbar(img, ax=axes[2], shrink=0.8)
     axes[2].set_title("geodesic distance from token 1 on the prompt's torus", fontsize=9)
-    fig.colorbar(img, ax=axes[2], shrink=0.8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", nargs="?", default="prompt_manifold.png", help="image to write")
+    ap.add_argument("--checkpoint", default=None, help="a trained SMT model (train-recall --save-models)")
+    ap.add_argument("--tokens", type=int, default=12, help="prompt length (default 12)")
+    ap.add_argument("--resolution", type=int, default=32, help="finite elements per side (P2; default 32)")
+    a = ap.parse_args()
+    main(a.path, a.tokens, a.resolution, a.checkpoint)
