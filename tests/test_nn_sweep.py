@@ -210,6 +210,11 @@ def test_example_script_sweeps(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("best lr") == 3 and out.count("done:") == 6
     assert (tmp_path / "s.png").stat().st_size > 0
+    monkeypatch.setattr("sys.argv", [str(path), "--steps", "2", "--lrs", "1e-3,1e-2", "--mixers", "linear",
+                                     "--confirm-seeds", "1", "--plot", str(tmp_path / "c.png")])
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.count("done:") == 3 and out.count("held-out seeds (1,)") == 1
 
 
 def test_docs_sweep_block_uses_the_real_api(monkeypatch):
