@@ -18,7 +18,6 @@ Softmax attention, whose state is the whole KV cache, is a horizontal line. Prin
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections import defaultdict
 
@@ -28,9 +27,7 @@ MAIN_SLICES = [[64, 4], [64, 8], [128, 16]]
 def _config(doc):
     from manifoldspec.nn.train import TrainConfig
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    c = {k: (tuple(tuple(s) for s in v) if k.endswith("slices") else v) for k, v in doc["config"].items() if k in names}
-    return TrainConfig(**c)
+    return TrainConfig.from_plain(doc["config"])
 
 
 def _label(mixer, cfg):

@@ -53,10 +53,7 @@ def load_recall_model(path, map_location="cpu"):
         raise ManifoldSpecError(f"path: cannot read {str(path)!r} as a checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ManifoldSpecError(f"path: {str(path)!r} is not a manifoldspec recall checkpoint (expected format {FORMAT})")
-    c = dict(doc["config"])
-    for name in ("train_slices", "test_slices"):
-        c[name] = tuple(tuple(s) for s in c[name])
-    cfg = TrainConfig(**c)
+    cfg = TrainConfig.from_plain(doc["config"])
     model = build_model(doc["mixer"], cfg)
     model.load_state_dict(doc["state_dict"])
     return model.eval(), doc["mixer"], cfg

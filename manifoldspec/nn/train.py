@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
@@ -66,6 +66,15 @@ class TrainConfig:
                     MQARConfig(self.vocab_size, L, N, self.power_a)  # validates
                 else:
                     induction_batch(self.vocab_size, L, 1, np.random.default_rng(0))  # validates
+
+    @classmethod
+    def from_plain(cls, values: dict) -> "TrainConfig":
+        """The configuration from its stored plain values (a results JSON's ``config``, a checkpoint's): the
+        slices come back as tuples, and keys that are not fields (or are missing, like a sweep's lr and
+        seed) are dropped (take their defaults)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(tuple(s) for s in v) if k.endswith("_slices") else v)
+                      for k, v in values.items() if k in names})
 
     @property
     def chance(self) -> float:
