@@ -327,3 +327,22 @@ def test_cli_resume_errors(tmp_path, capsys, extra, write, needle):
     capsys.readouterr()
     assert main(SWEEP + [a.format(d=tmp_path) for a in extra]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_cli_resume_adds_a_mixer_with_its_own_options(tmp_path, capsys):
+    from manifoldspec.cli.recall_files import MIXER_SECTIONS
+    from manifoldspec.nn.models import MIXERS
+    assert set(MIXER_SECTIONS) == set(MIXERS)  # every mixer's options live under its own name
+    out = tmp_path / "s.json"
+    assert main(SWEEP + ["--out", str(out)]) == 0
+    before = json.loads(out.read_text())["results"]
+    extended = [a if a != "linear" else "linear,deltanet" for a in SWEEP] + ["--delta-key-dim", "3"]
+    capsys.readouterr()
+    assert main(extended + ["--out", str(out), "--resume"]) == 0
+    assert "] linear lr=" not in capsys.readouterr().out  # the linear runs were read back, not retrained
+    doc = json.loads(out.read_text())
+    assert doc["config"]["deltanet"]["key_dim"] == 3 and set(doc["best"]) == {"linear", "deltanet"}
+    assert [r for r in doc["results"] if r["mixer"] == "linear"] == before
+    # the options of a mixer the file holds runs of must still agree
+    assert main(extended + ["--out", str(out), "--resume", "--linear-features", "5"]) == 2
+    assert "differs in linear" in capsys.readouterr().err

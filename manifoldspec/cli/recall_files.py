@@ -14,6 +14,7 @@ from .._checks import ManifoldSpecError
 from .outputs import write_text_atomic
 
 PER_RUN = ("lr", "seed")
+MIXER_SECTIONS = ("smt", "softmax", "linear", "deltanet", "gla")  # TrainConfig keys named after their mixer
 
 
 def run_key(r) -> tuple:
@@ -75,8 +76,12 @@ def prior_runs(args, cfg) -> list:
     except ManifoldSpecError as exc:
         raise ManifoldSpecError(f"--resume: {exc}") from None
     want = config_doc(cfg)
-    if config != want:
-        diff = sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k))
+    held = {run_key(r)[0] for r in records}
+    # a mixer's own options (its section) only have to agree if the file holds runs of that mixer, so a
+    # sweep can be extended by a mixer with options of its own; the new section is then the one written
+    diff = sorted(k for k in set(config) | set(want) if config.get(k) != want.get(k)
+                  and not (k in MIXER_SECTIONS and k not in held))
+    if diff:
         raise ManifoldSpecError(f"--resume: {args.out!r} was written with another configuration (differs in "
                                 f"{', '.join(diff)}); use the same options, or another --out")
     return records

@@ -103,7 +103,8 @@ def add_parser(sub) -> None:
                         "interrupted sweep keeps what it did; an existing file is refused unless --resume or --overwrite")
     o.add_argument("--resume", action="store_true",
                    help="continue the runs in --out: those already there (same configuration) are read back, not "
-                        "trained again; only the missing (mixer, lr, seed) runs are")
+                        "trained again; only the missing (mixer, lr, seed) runs are. Adds mixers too: a mixer's own options need "
+                        "to match only if the file holds runs of it")
     o.add_argument("--overwrite", action="store_true", help="replace an existing --out (and checkpoints in --save-models)")
     o.add_argument("--save-models", default=None, metavar="DIR",
                    help="save every trained model to DIR/<mixer>_lr<lr>_seed<seed>.pt (created if missing; a DIR that "
