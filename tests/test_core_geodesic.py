@@ -142,6 +142,24 @@ def test_scaling_the_metric_scales_the_distance_exactly(manifold, res, order):
     assert d1[3] == 0.0 and np.all(np.isfinite(d1))
 
 
+@pytest.mark.parametrize("manifold, res, order", [(ms.FlatTorus((TWO_PI, TWO_PI)), 8, 2), (ms.Sphere(), 1, 1)])
+def test_the_metric_is_evaluated_once_and_the_distance_is_unchanged(manifold, res, order, monkeypatch):
+    import manifoldspec.spectral.geodesic as geo
+    disc = ms.discretize(manifold, res, order)
+    warp = ms.random_warp(3, manifold.ambient_dim, sigma=0.8, amplitude=0.5, period=manifold.period, seed=2)
+    calls = []
+
+    def counted(p):
+        calls.append(len(p))
+        return warp(p)
+
+    once = geodesic_distance(disc, 1, counted)
+    assert len(calls) == 1
+    monkeypatch.setattr(geo, "_EvaluatedOnce", lambda m: m)  # the plain path: g evaluated wherever it is asked for
+    calls.clear()
+    assert np.array_equal(geodesic_distance(disc, 1, counted), once) and len(calls) == 2
+
+
 def test_a_point_source_is_its_nearest_dof_including_periodic_images():
     disc = ms.discretize(ms.FlatTorus((TWO_PI, TWO_PI)), 8, 1)
     # just below the period: the nearest dof is the origin's image, dof of (0, 0)

@@ -32,6 +32,19 @@ from .discretize import Discretization
 from .surface_fem import element_metric
 
 
+class _EvaluatedOnce:
+    """``metric`` with its last evaluation kept: assemble() and the gradient fields ask for g at the same
+    quadrature points, and a token warp's g costs as much as a sparse factorization."""
+
+    def __init__(self, metric):
+        self.metric, self.x, self.g = metric, None, None
+
+    def __call__(self, x):
+        if self.x is None or self.x.shape != np.shape(x) or not np.array_equal(self.x, x):
+            self.x, self.g = np.array(x, copy=True), self.metric(x)
+        return self.g
+
+
 def _element_fields(disc: Discretization, metric):
     """Per-element gradient data: dN (E, q, n_loc, n), Ginv (E, q, n, n), dvol (E, q), dofs (E, n_loc) in the
     full numbering, and P (n_full, n_dofs) from reduced to full dofs."""
@@ -128,7 +141,7 @@ def geodesic_distance(disc: Discretization, source, metric=None, *, t: float | N
     if boundary not in ("average", "neumann"):
         raise ManifoldSpecError(f"boundary: expected 'average' or 'neumann', got {boundary!r}")
     src = _source_dof(disc, source)
-    metric = as_metric(metric)
+    metric = _EvaluatedOnce(as_metric(metric))
     ops = assemble(disc, metric)
     dN, Ginv, dvol, dofs, P = _element_fields(disc, metric)
     if t is None:
