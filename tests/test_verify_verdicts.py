@@ -248,6 +248,59 @@ def test_uncertainty_curve_oracles_and_a_wrong_limit():
     assert check_uncertainty_curve(quick=True, limit=1.05).verdict == FAILS
 
 
+@pytest.mark.parametrize("order, expected, finest", [(1, 2.0, 2.63e-3), (2, 4.0, 2.90e-6)])
+def test_narcowich_ward_product_on_sphere_meshes_up2(order, expected, finest):
+    # UP-2 on meshes (class B): the von Mises–Fisher F = e^{κz/2} interpolated on the exact-geometry sphere,
+    # spreads from the FE matrices (∫z f² through the mass matrix weighted by z + 1 ≥ 0), against the closed form
+    import manifoldspec as ms
+    from manifoldspec.verify.uncertainty import narcowich_ward_von_mises
+    from manifoldspec.verify.uncertainty_curve import spread_matrix
+
+    kappas = np.array([0.5, 2.0, 8.0])
+    errs = []
+    for level in (2, 3, 4):
+        disc = ms.discretize(ms.Sphere(1.0), level, order)
+        ops, z = ms.assemble(disc), disc.dof_points[:, 2]
+        Mz1 = spread_matrix(disc, lambda p: p[:, 2] / np.linalg.norm(p, axis=1) + 1.0)
+        U = []
+        for k in kappas:
+            f = np.exp(k * (z - 1) / 2)
+            norm = f @ (ops.M @ f)
+            xi = (f @ (Mz1 @ f)) / norm - 1.0
+            U.append((1 - xi**2) / xi**2 * (f @ (ops.K @ f)) / norm)
+        assert min(U) > 1.0  # the Narcowich–Ward bound holds on the mesh too
+        errs.append(np.abs(np.array(U) / narcowich_ward_von_mises(kappas) - 1))
+    errs = np.array(errs)
+    assert np.all(np.abs(np.log2(errs[:-1] / errs[1:]) - expected) <= 0.25)  # O(h^{2p}): a Rayleigh quotient
+    assert errs[-1].max() <= 1.5 * finest
+
+
+def test_random_signals_lie_above_the_uncertainty_curve_up4():
+    # UP-4: every f has Δ²_s + μΔ²_g ≥ E₀(μ) (min–max), i.e. (Δ²_g, Δ²_s) lies above each supporting line of
+    # the convex curve; the ground states touch it, so an E₀ 1 % too large would be violated
+    import manifoldspec as ms
+    from manifoldspec.verify.uncertainty_curve import spread_matrix, uncertainty_curve
+
+    disc = ms.discretize(ms.FlatTorus(), 8, 2)
+    ops = ms.assemble(disc)
+    D = spread_matrix(disc, lambda x: ((x - np.pi) ** 2).sum(1))  # the periodic distance to (π, π)
+    mus = np.geomspace(0.05, 50.0, 12)
+    spatial, spectral, energy = uncertainty_curve(ops.K, ops.M, D, mus)
+    assert np.allclose(spectral + mus * spatial, energy, rtol=1e-10)
+    rng = np.random.default_rng(7)
+    x = disc.dof_points
+    smooth = [np.cos(x @ rng.integers(-2, 3, 2) + rng.uniform(0, 6)) + 0.3 for _ in range(20)]
+    bumps = [np.exp(-((x - rng.uniform(0, 2 * np.pi, 2)) ** 2).sum(1) / rng.uniform(0.1, 2.0)) for _ in range(20)]
+    for f in [rng.normal(size=disc.n_dofs) for _ in range(20)] + smooth + bumps:
+        f = f / np.sqrt(f @ (ops.M @ f))
+        s_f, g_f = f @ (ops.K @ f), f @ (D @ f)
+        assert np.all(s_f + mus * g_f >= energy * (1 - 1e-10)), (s_f, g_f)
+    import scipy.linalg as sla
+    dense = [sla.eigh((ops.K + mu * D).toarray(), ops.M.toarray(), eigvals_only=True, subset_by_index=[0, 0])[0]
+             for mu in mus]
+    assert np.allclose(energy, dense, rtol=1e-9)  # the curve is the true lower envelope: no looser E₀ passes
+
+
 def test_spread_matrix_integrates_the_squared_distance_exactly():
     import manifoldspec as ms
     from manifoldspec import ManifoldSpecError
