@@ -38,15 +38,22 @@ def default_slices(vocab: int) -> dict:
     return {"length": [(L, min(8, top)) for L in LENGTHS], "load": [(LOAD_L, n) for n in loads]}
 
 
-def evaluate(path, slices, test_examples: int) -> dict:
-    """Accuracy of one checkpoint on ``slices`` [(L, N)]: mixer, label, seed, lr, state size and {(L, N): acc}."""
-    from manifoldspec.nn import evaluate_recall, load_recall_model
+def evaluate(path, slices, test_examples: int, warp: bool = True) -> dict:
+    """Accuracy of one checkpoint on ``slices`` [(L, N)]: mixer, label, seed, lr, state size and {(L, N): acc}.
+    ``warp=False`` switches every SMT layer's token warp off at inference (α ≡ 0, H ≡ 0; the label says so)."""
+    from manifoldspec.nn import SpectralManifoldAttention, evaluate_recall, load_recall_model
 
     model, mixer, cfg = load_recall_model(path)
     if cfg.task != "mqar":
         raise SystemExit(f"{path}: trained on {cfg.task!r}; this script measures MQAR checkpoints")
+    label = _label(mixer, cfg)
+    if not warp and mixer == "smt":
+        for blk in model.blocks:
+            if isinstance(blk.mixer, SpectralManifoldAttention):
+                blk.mixer.warp = False
+        label += ", warp off at inference"
     acc = evaluate_recall(model, replace(cfg, test_slices=tuple(slices), test_examples=test_examples))
-    return {"path": str(path), "mixer": mixer, "label": _label(mixer, cfg), "seed": cfg.seed, "lr": cfg.lr,
+    return {"path": str(path), "mixer": mixer, "label": label, "seed": cfg.seed, "lr": cfg.lr,
             "vocab": cfg.vocab_size, "state": model.state_size(max(L for L, _ in slices)), "accuracy": acc}
 
 
@@ -111,6 +118,8 @@ def main(argv=None):
     ap.add_argument("--test-examples", type=int, default=256, help="examples per slice (default 256)")
     ap.add_argument("--out", metavar="FILE", help="write every checkpoint's accuracies as JSON (refused if it exists)")
     ap.add_argument("--plot", metavar="FILE", help="accuracy against length and against load, per configuration")
+    ap.add_argument("--warp-off", action="store_true",
+                    help="also evaluate every SMT checkpoint with its token warp switched off at inference")
     a = ap.parse_args(argv)
     if a.test_examples < 1:
         ap.error(f"--test-examples: must be a positive integer, got {a.test_examples}")
@@ -131,9 +140,12 @@ def main(argv=None):
     slices = list(dict.fromkeys(axes["length"] + axes["load"]))
     rows = []
     for i, p in enumerate(a.checkpoints, 1):
-        rows.append(evaluate(p, slices, a.test_examples))
-        print(f"[{i}/{len(a.checkpoints)}] {p}: " + ", ".join(f"{L}:{N} {v:.3f}" for (L, N), v in rows[-1]["accuracy"].items()),
-              flush=True)
+        for warp in (True, False):
+            if not warp and not (a.warp_off and rows[-1]["mixer"] == "smt"):
+                break
+            rows.append(evaluate(p, slices, a.test_examples, warp))
+            print(f"[{i}/{len(a.checkpoints)}]{'' if warp else ' warp off'} {p}: "
+                  + ", ".join(f"{L}:{N} {v:.3f}" for (L, N), v in rows[-1]["accuracy"].items()), flush=True)
     summary = summarise(rows)
     _table(summary, axes["length"], f"length at N = {axes['length'][0][1]}")
     _table(summary, axes["load"], f"load at L = {LOAD_L}")

@@ -61,3 +61,22 @@ def test_summary_is_mean_min_max_over_seeds():
     assert s[("a", 10)]["mean"][(64, 8)] == pytest.approx(0.7) and s[("a", 10)]["min"][(64, 8)] == 0.5
     assert s[("a", 10)]["max"][(64, 8)] == 0.9 and s[("b", 5)]["seeds"] == [0]
     assert np.isclose(s[("b", 5)]["mean"][(64, 8)], 0.25)
+
+
+def test_warp_off_is_a_warp_free_model_with_the_same_weights(tmp_path):
+    from mqar_extrapolate import evaluate
+
+    from manifoldspec.nn import evaluate_recall
+    from manifoldspec.nn.train import build_model
+    cfg = TrainConfig(**{**CFG.__dict__, "smt": {"n_modes": 5}})
+    cfg = TrainConfig(**{**cfg.__dict__, "test_examples": 64})
+    r = train_recall("smt", cfg, progress=False)
+    with torch.no_grad():  # α = softplus(4) ≈ 4 for every token: a warp that changes the predictions
+        for blk in r["model"].blocks:
+            blk.mixer.warp_proj.bias.view(2, -1)[:, 0] = 4.0
+    path = save_recall_model(r["model"], "smt", cfg, tmp_path / "m.pt")
+    on, off = (evaluate(path, [(64, 8), (128, 24)], 64, warp) for warp in (True, False))
+    assert on["accuracy"] == evaluate_recall(r["model"], cfg) and off["label"].endswith("warp off at inference")
+    ref = build_model("smt", TrainConfig(**{**cfg.__dict__, "smt": {**cfg.smt, "warp": False}}))
+    ref.load_state_dict(r["model"].state_dict())
+    assert off["accuracy"] == evaluate_recall(ref, cfg) != on["accuracy"]
