@@ -47,6 +47,8 @@ def evaluate(path, slices, test_examples: int, warp: bool = True) -> dict:
     if cfg.task != "mqar":
         raise SystemExit(f"{path}: trained on {cfg.task!r}; this script measures MQAR checkpoints")
     label = _label(mixer, cfg)
+    if mixer == "smt" and cfg.smt.get("flow_dt") is not None:  # the state size alone would not tell them apart
+        label += f", flow from dt = {cfg.smt['flow_dt']:g}"
     if not warp and mixer == "smt":
         for blk in model.blocks:
             if isinstance(blk.mixer, SpectralManifoldAttention):
@@ -111,6 +113,7 @@ def plot(summary, axes, path) -> None:
 
 
 def main(argv=None):
+    from manifoldspec import ManifoldSpecError
     from manifoldspec.cli.outputs import check_output_file, write_text_atomic
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,7 +130,7 @@ def main(argv=None):
         if path:
             try:
                 check_output_file(path, opt, suffixes)
-            except Exception as exc:
+            except ManifoldSpecError as exc:
                 ap.error(str(exc))
     if a.out and Path(a.out).exists():
         ap.error(f"--out: {a.out!r} exists; choose another name (results are never overwritten)")

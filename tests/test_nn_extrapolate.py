@@ -80,3 +80,16 @@ def test_warp_off_is_a_warp_free_model_with_the_same_weights(tmp_path):
     ref = build_model("smt", TrainConfig(**{**cfg.__dict__, "smt": {**cfg.smt, "warp": False}}))
     ref.load_state_dict(r["model"].state_dict())
     assert off["accuracy"] == evaluate_recall(ref, cfg) != on["accuracy"]
+
+
+def test_flow_models_are_a_configuration_of_their_own(tmp_path):
+    from mqar_extrapolate import evaluate
+
+    from manifoldspec.nn.train import build_model
+    paths = []
+    for flow in (None, 1e-3):
+        cfg = TrainConfig(**{**CFG.__dict__, "smt": {"n_modes": 5, "flow_dt": flow}})
+        paths.append(save_recall_model(build_model("smt", cfg), "smt", cfg, tmp_path / f"m{flow}.pt"))
+    rows = [evaluate(p, [(64, 8)], 4) for p in paths]
+    assert rows[0]["state"] == rows[1]["state"] and len(summarise(rows)) == 2
+    assert rows[1]["label"].endswith("flow from dt = 0.001")

@@ -346,3 +346,18 @@ def test_cli_resume_adds_a_mixer_with_its_own_options(tmp_path, capsys):
     # the options of a mixer the file holds runs of must still agree
     assert main(extended + ["--out", str(out), "--resume", "--linear-features", "5"]) == 2
     assert "differs in linear" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flow, expected", [([], None), (["--flow"], 1e-3), (["--flow", "0.02"], 0.02)])
+def test_cli_flow_takes_an_optional_initial_step(tmp_path, flow, expected):
+    out = tmp_path / "f.json"
+    args = ["train-recall", "--mixers", "smt", "--steps", "1", "--batch-size", "2", "--test-examples", "2",
+            "--d-model", "16", "--layers", "1", "--train-slices", "16:2", "--no-progress", "--out", str(out)]
+    assert main(args[:3] + flow + args[3:]) == 0  # an option after a bare --flow is not taken as its value
+    assert json.loads(out.read_text())["config"]["smt"]["flow_dt"] == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.001", "nan"])
+def test_cli_flow_refuses_a_non_positive_step(bad, capsys):
+    assert main(["train-recall", "--mixers", "smt", "--flow", bad, "--steps", "1", "--no-progress"]) == 2
+    assert "--flow: the initial flow step DT must be a finite number > 0" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import replace
 
@@ -65,9 +66,10 @@ def add_parser(sub) -> None:
                         "conformal warp; --latent-dim does not apply) (default torus)")
     m.add_argument("--sigma", type=float, default=0.5, help="SMT: initial bump width σ (default 0.5)")
     m.add_argument("--filter", choices=("heat", "none"), default="heat", help="SMT: spectral filter f (default heat)")
-    m.add_argument("--flow", action="store_true",
-                   help="SMT: decay the warp by the linearized Ricci flow (eq. 8), dt learned per head from 1e-3: "
-                        "D = exp(−|q|² dt) on H (torus), exp(−(l(l+1) − 2) dt) per degree l ≥ 1 of the warp (sphere)")
+    m.add_argument("--flow", nargs="?", type=float, const=1e-3, default=None, metavar="DT",
+                   help="SMT: decay the warp by the linearized Ricci flow (eq. 8), dt learned per head from DT "
+                        "(default 1e-3): D = exp(−|q|² dt) on H (torus), exp(−(l(l+1) − 2) dt) per degree l ≥ 1 of the "
+                        "warp (sphere)")
     m.add_argument("--no-warp", action="store_true",
                    help="SMT ablation: no token warp (α ≡ 0, so H ≡ 0): kernelized linear attention with the torus modes")
     m.add_argument("--positions", choices=("content", "index"), default="content",
@@ -141,6 +143,8 @@ def run(args) -> int:
     if set(confirm) & set(seeds):
         raise ManifoldSpecError(f"--confirm-seeds: must differ from --seed {args.seed}, got {args.confirm_seeds} "
                                 "(a confirmation run with a selection seed would repeat that run)")
+    if args.flow is not None and not (math.isfinite(args.flow) and args.flow > 0):
+        raise ManifoldSpecError(f"--flow: the initial flow step DT must be a finite number > 0, got {args.flow}")
     if args.threads:
         torch.set_num_threads(int(args.threads))
     train = _slices(args.train_slices, "--train-slices")
@@ -149,7 +153,7 @@ def run(args) -> int:
                       n_layers=args.layers, n_heads=args.heads, steps=args.steps, batch_size=args.batch_size, lr=lrs[0],
                       power_a=args.power_a, test_examples=args.test_examples, seed=seeds[0], task=args.task,
                       smt={"n_modes": args.modes, "latent_dim": args.latent_dim, "sigma": args.sigma,
-                           "filter": args.filter, "flow_dt": 1e-3 if args.flow else None, "warp": not args.no_warp,
+                           "filter": args.filter, "flow_dt": args.flow, "warp": not args.no_warp,
                            "positions": args.positions, "base": args.base})
     if "linear" in mixers:
         cfg = replace(cfg, linear={"feature_map": args.linear_map, "feature_dim": args.linear_features or 1})
