@@ -65,6 +65,29 @@ def test_factored_token_h_equals_closed_form(rng):
     assert (token_h(basis, alpha, mu, v, sigma) - ref).abs().max() <= 1e-13 * ref.abs().max()
 
 
+def test_diagonal_of_h_is_non_positive_and_the_flow_conserves_it():
+    # diag h_t = −α_t c (κ_m·v_t)² with c = (2πσ²)^{n/2}/vol (P_mm = 0 since λ_m = |κ_m|², G_mm = 1), and
+    # D_mm = 1: the warp's q = 0 part grows with every token at any flow step (benchmarks/results/nn.md §3p)
+    from manifoldspec.nn.ops.smt import smt_recurrent
+    basis = torus_basis(9, 2)
+    B, nh, T = 2, 2, 7
+    alpha = torch.rand(B, nh, T, dtype=D64)
+    mu, v = torch.randn(B, nh, T, 2, dtype=D64) * 3, torch.randn(B, nh, T, 2, dtype=D64)
+    sigma = torch.tensor([0.4, 0.9], dtype=D64)
+    c = (2 * np.pi * sigma**2) / (2 * np.pi) ** 2
+    kv = v @ basis.kappa_t(v).T  # (B, nh, T, K): κ_m·v_t
+    diag = torch.diagonal(token_h(basis, alpha, mu, v, sigma), dim1=-2, dim2=-1)
+    want = -alpha[..., None] * c[:, None, None] * kv**2
+    assert (diag - want).abs().max() <= 1e-13 * want.abs().max() and diag.real.max() <= 0
+    args = (mu, mu, torch.randn(B, nh, T, 3, dtype=D64), alpha, v, sigma, torch.full((nh,), 0.02, dtype=D64))
+    gamma = torch.full((nh,), 0.9, dtype=D64)
+    H0 = smt_recurrent(basis, *args, None, gamma)[1].H
+    H1 = smt_recurrent(basis, *args, torch.full((nh,), 0.5, dtype=D64), gamma)[1].H
+    off = ~torch.eye(basis.n_modes, dtype=torch.bool)
+    assert torch.allclose(torch.diagonal(H1, dim1=-2, dim2=-1), torch.diagonal(H0, dim1=-2, dim2=-1), rtol=1e-13, atol=0)
+    assert (H1[..., off].abs().sum() < 0.9 * H0[..., off].abs().sum())  # the rest does decay
+
+
 def test_torus_elements_gradcheck():
     basis = torus_basis(5, 2, [4.0, 5.0])
     g = torch.Generator().manual_seed(3)
