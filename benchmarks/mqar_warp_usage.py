@@ -16,8 +16,8 @@ For each model it prints:
   that first-order spectrum has an eigenvalue below −0.1 (no metric has a negative one);
 * whether that first-order spectrum still describes the prompt's manifold: for the first example, the
   largest relative difference over heads and λ_1 … λ_{K−1} between eig(Λ0 + H_T) and a P2 finite-element
-  solve of the metric the prompt induces (``prompt_warps``; 32² torus, level-4 sphere). Not for layers
-  with the flow decay, whose H is the flowed operator while ``prompt_warps`` gives the prompt's own warps.
+  solve of the metric the prompt induces (``prompt_warps``; 32² torus, level-4 sphere). For layers with the
+  flow decay that metric is the flowed one (``prompt_warps(..., flowed=True)``), which their H encodes.
 """
 from __future__ import annotations
 
@@ -67,9 +67,8 @@ def analyse(path, n_examples: int = 256) -> dict:
             # no metric has a negative eigenvalue; −0.1 (λ0's first non-zero value is 1 on the torus, 2 on the
             # sphere) stays clear of the O(α²) dip of the constant mode's 0 in a barely warped layer
             negative.append(float((first.amin((-1, -2)) < -0.1).float().mean()))
-            flowed = layer.geometry()[2] is not None
-            exact.append(float("nan") if flowed else max(
-                _first_order_error(layer, h[:1], first[0, i].double().numpy(), i) for i in range(layer.n_heads)))
+            exact.append(max(_first_order_error(layer, h[:1], first[0, i].double().numpy(), i)
+                             for i in range(layer.n_heads)))
     return {"path": str(path), "lr": cfg.lr, "seed": cfg.seed, "base": layers[0].base, "accuracy": acc,
             "accuracy_no_warp": acc_off, "alpha": alpha, "shift": shift, "first_order_error": exact,
             "negative": negative}
@@ -80,7 +79,7 @@ def _first_order_error(layer, h, first, head) -> float:
     import manifoldspec as ms
     from manifoldspec.nn import prompt_warps
 
-    warp = prompt_warps(layer, h)[0][head]
+    warp = prompt_warps(layer, h, flowed=True)[0][head]  # a flow layer's state encodes the flowed metric
     if layer.base == "torus":
         disc = ms.discretize(ms.FlatTorus((2 * np.pi,) * layer.latent_dim), 32 if layer.latent_dim == 2 else 8, 2)
     else:
@@ -104,7 +103,7 @@ def main(argv=None):
     print("\nα by token role (mean over heads and examples; initial value softplus(−2) = 0.127) and the prompt's"
           " spectral shift max_k |Δλ_k|")
     print("and the largest relative error of that first-order spectrum against the finite-element spectrum of the")
-    print("prompt's metric (first example, worst head; nan: flow layers, where the two are not comparable)")
+    print("prompt's metric (first example, worst head; for flow layers the metric after the flow)")
     print(f"{'checkpoint':<40} {'layer':>5} {'key':>7} {'value':>7} {'query':>7} {'filler':>7} {'shift':>8} "
           f"{'λ<-0.1':>8} {'1st-order err':>13}")
     for r in rows:

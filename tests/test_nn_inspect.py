@@ -64,6 +64,76 @@ def test_sphere_state_spectrum_is_first_order_in_the_prompt_warp():
     assert 70 < e1 / e2 < 130 and e1 < 1e-2
 
 
+def _flow_shift_errors(base, n_modes, disc, flowed, seed=0):
+    """As _shift_errors, for a layer with the flow decay: its state against prompt_warps(..., flowed)."""
+    torch.manual_seed(seed)
+    layer = SpectralManifoldAttention(d_model=8, n_heads=2, n_modes=n_modes, base=base, flow_dt=0.05).double()
+    x = torch.randn(1, 6, 8, dtype=torch.float64)
+    q, k, v, a, wv = layer.project(x)
+    sigma, tau, dt, gamma = layer.geometry()
+    K = layer.n_modes
+    ref = ms.solve(disc, K).eigenvalues
+    lam0 = np.sort(layer.basis.lam0_t(torch.zeros(1, dtype=torch.float64)).numpy())
+    warps = prompt_warps(layer, x, flowed=flowed)[0]
+    errs = []
+    for eps in (0.1, 0.01):
+        st = (smt_recurrent(layer.basis, q, k, v, eps * a, wv, sigma, tau, dt, gamma) if base == "torus" else
+              smt_sphere_recurrent(layer.basis, q, k, v, eps * a, sigma, tau, gamma, flow_dt=dt))[1]
+        lam = warped_spectrum(layer, st)[0].detach().numpy()
+        exact = [ms.solve(disc, K, metric=warps[h].scaled(eps)).eigenvalues - ref for h in range(layer.n_heads)]
+        errs.append(max(np.abs((lam[h] - lam0) - exact[h]).max() for h in range(layer.n_heads)))
+    return errs
+
+
+@pytest.mark.parametrize("base, n_modes, disc", [("torus", 5, (ms.FlatTorus((2 * np.pi, 2 * np.pi)), 24, 2)),
+                                                 ("sphere", 4, (ms.Sphere(), 3, 2))])
+def test_flow_state_spectrum_is_first_order_in_the_flowed_prompt_warp(base, n_modes, disc):
+    disc = ms.discretize(*disc)
+    e1, e2 = _flow_shift_errors(base, n_modes, disc, flowed=True)
+    assert 70 < e1 / e2 < 130
+    # the warps as read, before the flow, are not what the state encodes: a first-order mismatch
+    w1, w2 = _flow_shift_errors(base, n_modes, disc, flowed=False)
+    assert w1 / w2 < 20 and w2 > 10 * e2
+
+
+@pytest.mark.parametrize("base", ["torus", "sphere"])
+def test_flow_times_count_padded_steps_after_a_token_not_before(base):
+    torch.manual_seed(0)
+    layer = SpectralManifoldAttention(d_model=8, n_heads=2, n_modes=5 if base == "torus" else 4, base=base,
+                                      flow_dt=0.05).double()
+    x, pad = torch.randn(1, 6, 8, dtype=torch.float64), torch.randn(1, 2, 8, dtype=torch.float64)
+    dt = layer.geometry()[2].detach().numpy()
+    (plain,) = prompt_warps(layer, x, flowed=True)
+    (left,) = prompt_warps(layer, torch.cat([pad, x], 1), torch.tensor([[0, 0] + [1] * 6]), flowed=True)
+    (right,) = prompt_warps(layer, torch.cat([x, pad], 1), torch.tensor([[1] * 6 + [0, 0]]), flowed=True)
+    for h in range(2):
+        assert np.allclose(plain[h].tau, dt[h] * np.arange(5, -1, -1), rtol=1e-15)
+        assert np.allclose(left[h].tau, plain[h].tau) and np.allclose(right[h].tau, plain[h].tau + 2 * dt[h])
+    assert type(prompt_warps(layer, x)[0][0]).__name__ in ("TokenWarp", "SphereBumpWarp")  # flowed=False: as read
+
+
+def test_flowed_warps_at_zero_time_are_the_warps_as_read():
+    from manifoldspec.nn.flowed_warps import FlowedSphereBumpWarp, FlowedTokenWarp
+
+    rng = np.random.default_rng(3)
+    a, mu, v = rng.uniform(0, 1, 5), rng.uniform(0, 2 * np.pi, (5, 2)), rng.normal(size=(5, 2))
+    x = rng.uniform(0, 2 * np.pi, (200, 2))
+    torus = ms.TokenWarp(a, mu, v, 0.5, (2 * np.pi,) * 2)
+    assert np.abs(FlowedTokenWarp(a, mu, v, 0.5, np.zeros(5), torus.period)(x) - torus(x)).max() < 1e-14
+    mus, X = rng.normal(size=(5, 3)), rng.normal(size=(300, 3))
+    for sigma in (0.3, 0.7, 1.5):  # the Legendre series of the bump sums it to rounding
+        flowed = FlowedSphereBumpWarp(a, mus, sigma, np.zeros(5)).factor(X)
+        assert np.abs(flowed - SphereBumpWarp(a, mus, sigma).factor(X)).max() < 1e-13
+    # a long flow keeps only what the flow conserves: the mean (l = 0) and, on the sphere, the l = 1 part
+    far = FlowedSphereBumpWarp(a, mus, 0.7, np.full(5, 50.0)).factor(X) - 1
+    from manifoldspec.nn.flowed_warps import bump_legendre_coefficients
+    c = bump_legendre_coefficients(0.7)
+    u = X / np.linalg.norm(X, axis=1, keepdims=True)
+    assert np.allclose(far, (c[0] + c[1] * (u @ (mus / np.linalg.norm(mus, axis=1, keepdims=True)).T)) @ a, atol=1e-13)
+    with pytest.raises(ManifoldSpecError, match="tau"):
+        FlowedTokenWarp(a, mu, v, 0.5, -np.ones(5), torus.period)
+
+
 @pytest.mark.parametrize("base, n_modes", [("torus", 5), ("sphere", 4)])
 def test_layer_state_padding_and_empty_prompt(base, n_modes):
     layer, x = _layer(base, n_modes)

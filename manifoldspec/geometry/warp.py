@@ -17,9 +17,10 @@ from .._checks import ManifoldSpecError, as_finite_array, positive_scalar
 _IMAGE_CUTOFF_SIGMAS = 9.0
 
 
-def periodic_gaussian_1d(dx: np.ndarray, sigma: float, period: float) -> np.ndarray:
-    """Σ_m exp(−(dx + m L)² / 2σ²) summed over all images m that matter."""
-    n_img = int(np.ceil(_IMAGE_CUTOFF_SIGMAS * sigma / period)) + 1
+def periodic_gaussian_1d(dx: np.ndarray, sigma, period: float) -> np.ndarray:
+    """Σ_m exp(−(dx + m L)² / 2σ²) summed over all images m that matter (σ a scalar, or an array that
+    broadcasts against dx: one width per bump)."""
+    n_img = int(np.ceil(_IMAGE_CUTOFF_SIGMAS * np.max(sigma) / period)) + 1
     dx = np.mod(dx + 0.5 * period, period) - 0.5 * period
     out = np.zeros_like(dx)
     for m in range(-n_img, n_img + 1):

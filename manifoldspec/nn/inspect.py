@@ -9,7 +9,8 @@ tokens' first-order operators h = δK̃ − ½(Λ0 δM̃ + δM̃ Λ0) (DESIGN.md
   flowed metric;
 * :func:`prompt_warps` — the metric itself, per sequence and head, as an object the numerical core takes
   (``manifoldspec.solve(disc, k, metric=...)``, ``geodesic_distance``, …), so that the exact spectrum,
-  eigenfunctions or distances of the prompt's manifold can be computed.
+  eigenfunctions or distances of the prompt's manifold can be computed; ``flowed=True`` gives the metric
+  after the layer's flow decay, the one a flow layer's state encodes.
 
 The two agree to O(α²) (tests/test_nn_inspect.py checks the ratio of errors at α and α/10 against the
 finite-element solve): the state is a first-order summary of the prompt's geometry.
@@ -90,7 +91,7 @@ class SphereBumpWarp:
         return SphereBumpWarp(self.alpha * float(factor), self.mu, self.sigma)
 
 
-def prompt_warps(layer, x, attention_mask=None) -> list:
+def prompt_warps(layer, x, attention_mask=None, flowed: bool = False) -> list:
     """The metric each head of ``layer`` reads from the prompt ``x``, for the numerical core.
 
     Parameters
@@ -98,14 +99,19 @@ def prompt_warps(layer, x, attention_mask=None) -> list:
     layer : SpectralManifoldAttention
     x : (B, T, d_model) tensor, the layer's input
     attention_mask : (B, T) 0/1, optional; padded tokens warp nothing and are left out
+    flowed : bool
+        ``False`` (default): the warps as read. ``True``: each token's warp after the layer's flow decay (eq. 8)
+        ran from its step s to the end of the prompt, τ_s = (T − 1 − s)·dt (padded steps count), the metric
+        whose first-order spectrum :func:`warped_spectrum` reads from a flow layer's state
+        (:mod:`~manifoldspec.nn.flowed_warps`). For a layer without the flow the two are the same.
 
     Returns
     -------
     list of B lists of n_heads metrics: on the torus a :class:`manifoldspec.TokenWarp` (eq. 1, periodized
     on [0, 2π)ⁿ) with the prompt's α_t, μ_t, v_t and the head's σ; on the sphere a :class:`SphereBumpWarp`.
-    Use it with ``FlatTorus((2π,)*n)`` or ``Sphere()`` (radius 1) discretizations. These are the prompt's
-    warps as read, before any decay: with the flow decay on (``flow_dt``) the state encodes the flowed
-    metric instead, and :func:`warped_spectrum` of it differs from the spectrum of these warps.
+    With ``flowed=True`` on a flow layer, a :class:`~manifoldspec.nn.flowed_warps.FlowedTokenWarp` or
+    :class:`~manifoldspec.nn.flowed_warps.FlowedSphereBumpWarp`. Use them with ``FlatTorus((2π,)*n)`` or
+    ``Sphere()`` (radius 1) discretizations.
 
     Raises
     ------
@@ -113,6 +119,7 @@ def prompt_warps(layer, x, attention_mask=None) -> list:
         for a layer with ``positions="index"`` (its μ_t do not come from the prompt alone) or ``warp=False``.
     """
     from ..geometry.warp import TokenWarp
+    from .flowed_warps import FlowedSphereBumpWarp, FlowedTokenWarp
     from .layer_common import _check_x, padding_mask
 
     if layer.positions != "content" or not layer.warp:
@@ -122,7 +129,9 @@ def prompt_warps(layer, x, attention_mask=None) -> list:
     with torch.no_grad():
         m = padding_mask(attention_mask, x)
         _, k_pos, _, alpha, warp_v = layer.project(x, m)
-        sigma = layer.geometry()[0]
+        sigma, _, dt, _ = layer.geometry()
+    T = x.shape[1]
+    lag = np.arange(T - 1, -1, -1, dtype=float)  # steps from token s to the end of the prompt
     out = []
     for b in range(x.shape[0]):
         keep = slice(None) if m is None else m[b].bool().cpu().numpy()
@@ -131,10 +140,13 @@ def prompt_warps(layer, x, attention_mask=None) -> list:
             a = alpha[b, h].double().cpu().numpy()[keep]
             mu = k_pos[b, h].double().cpu().numpy()[keep]
             s = float(sigma[h])
+            tau = lag[keep] * float(dt[h]) if flowed and dt is not None else None
             if layer.base == "torus":
                 v = warp_v[b, h].double().cpu().numpy()[keep]
-                heads.append(TokenWarp(a, mu, v, s, period=(2 * math.pi,) * layer.latent_dim))
+                period = (2 * math.pi,) * layer.latent_dim
+                heads.append(TokenWarp(a, mu, v, s, period=period) if tau is None
+                             else FlowedTokenWarp(a, mu, v, s, tau, period))
             else:
-                heads.append(SphereBumpWarp(a, mu, s))
+                heads.append(SphereBumpWarp(a, mu, s) if tau is None else FlowedSphereBumpWarp(a, mu, s, tau))
         out.append(heads)
     return out
