@@ -66,10 +66,10 @@ def main(path="prompt_manifold.png", n_tokens=12, resolution=32, checkpoint=None
         for t in range(1, n_tokens + 1):
             _, state = layer(x[:, :t])
             first.append(warped_spectrum(layer, state)[0, 0].numpy())
-            warp = prompt_warps(layer, x[:, :t])[0][0]
+            warp = prompt_warps(layer, x[:, :t], flowed=True)[0][0]  # what the state encodes, flow or not
             exact.append(ms.solve(disc, K, metric=warp).eigenvalues - base + np.round(base))  # mesh error removed
     first, exact = np.array(first), np.array(exact)
-    warp = prompt_warps(layer, x)[0][0]
+    warp = prompt_warps(layer, x, flowed=True)[0][0]
     print(f"head 0: α = {np.round(warp.alpha, 3)}, σ = {warp.sigma:.3f}")
     print(f"after {n_tokens} tokens: first-order λ_1..4 = {np.round(first[-1, 1:], 5)}")
     print(f"                      finite-element λ_1..4 = {np.round(exact[-1, 1:], 5)}")
