@@ -114,7 +114,7 @@ def plot(summary, axes, path) -> None:
 
 def main(argv=None):
     from manifoldspec import ManifoldSpecError
-    from manifoldspec.cli.outputs import check_output_file, write_text_atomic
+    from manifoldspec.cli.outputs import check_outputs, write_text_atomic
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+", help="files written by train-recall --save-models (MQAR)")
@@ -126,12 +126,10 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.test_examples < 1:
         ap.error(f"--test-examples: must be a positive integer, got {a.test_examples}")
-    for opt, path, suffixes in (("--out", a.out, (".json",)), ("--plot", a.plot, None)):
-        if path:
-            try:
-                check_output_file(path, opt, suffixes)
-            except ManifoldSpecError as exc:
-                ap.error(str(exc))
+    try:  # the CLI's checks: a writable directory, a .json --out, a --plot suffix matplotlib writes
+        check_outputs(argparse.Namespace(out=a.out, plot=a.plot, output_files=("out", "plot"), out_suffixes=(".json",)))
+    except ManifoldSpecError as exc:
+        ap.error(str(exc))
     if a.out and Path(a.out).exists():
         ap.error(f"--out: {a.out!r} exists; choose another name (results are never overwritten)")
     from manifoldspec.nn import load_recall_model

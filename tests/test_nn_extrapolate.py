@@ -51,6 +51,10 @@ def test_checkpoint_scores_what_training_reported(tmp_path, capsys):
     with pytest.raises(SystemExit):  # results are never overwritten
         main([str(paths[0]), "--out", str(out)])
     assert "exists" in capsys.readouterr().err
+    for bad, needle in ((["--plot", str(tmp_path / "x.nosuchformat")], "--plot"), (["--out", str(tmp_path / "x.txt")], "--out")):
+        with pytest.raises(SystemExit):  # refused before any checkpoint is evaluated
+            main([str(paths[0])] + bad)
+        assert needle in capsys.readouterr().err
 
 
 def test_summary_is_mean_min_max_over_seeds():
