@@ -124,6 +124,10 @@ def test_flowed_warps_at_zero_time_are_the_warps_as_read():
     for sigma in (0.3, 0.7, 1.5):  # the Legendre series of the bump sums it to rounding
         flowed = FlowedSphereBumpWarp(a, mus, sigma, np.zeros(5)).factor(X)
         assert np.abs(flowed - SphereBumpWarp(a, mus, sigma).factor(X)).max() < 1e-13
+    many, big = rng.normal(size=(100, 3)), rng.normal(size=(50_000, 3))  # 40 tokens per pass: three passes
+    a100 = rng.uniform(0, 1, 100)
+    got = FlowedSphereBumpWarp(a100, many, 0.5, np.zeros(100)).factor(big)
+    assert np.abs(got - SphereBumpWarp(a100, many, 0.5).factor(big)).max() < 1e-12
     # a long flow keeps only what the flow conserves: the mean (l = 0) and, on the sphere, the l = 1 part
     far = FlowedSphereBumpWarp(a, mus, 0.7, np.full(5, 50.0)).factor(X) - 1
     from manifoldspec.nn.flowed_warps import bump_legendre_coefficients

@@ -135,16 +135,20 @@ class FlowedSphereBumpWarp:
         """1 + w(x) at points x (P, 3) (projected to the sphere)."""
         u = np.asarray(x, dtype=float)
         u = u / np.linalg.norm(u, axis=1, keepdims=True)
-        t = np.clip(u @ self.mu.T, -1.0, 1.0)  # (P, N)
         c = bump_legendre_coefficients(self.sigma)
         l = np.arange(len(c))
         rho = np.where(l > 0, l * (l + 1) - 2.0, 0.0)
         weights = c[:, None] * np.exp(-rho[:, None] * self.tau[None, :]) * self.alpha[None, :]  # (l, N)
-        p_prev, p = np.ones_like(t), t
-        total = p_prev @ weights[0] + (p @ weights[1] if len(c) > 1 else 0.0)
-        for k in range(1, len(c) - 1):  # Bonnet: (k + 1) P_{k+1} = (2k + 1) t P_k − k P_{k−1}
-            p_prev, p = p, ((2 * k + 1) * t * p - k * p_prev) / (k + 1)
-            total = total + p @ weights[k + 1]
+        total = np.zeros(len(u))
+        chunk = max(1, int(2e6 // max(len(u), 1)))  # tokens per pass: three (P, chunk) arrays at a time
+        for s in range(0, len(self.alpha), chunk):
+            t = np.clip(u @ self.mu[s:s + chunk].T, -1.0, 1.0)
+            w = weights[:, s:s + chunk]
+            p_prev, p = np.ones_like(t), t
+            total += p_prev @ w[0] + (p @ w[1] if len(c) > 1 else 0.0)
+            for k in range(1, len(c) - 1):  # Bonnet: (k + 1) P_{k+1} = (2k + 1) t P_k − k P_{k−1}
+                p_prev, p = p, ((2 * k + 1) * t * p - k * p_prev) / (k + 1)
+                total += p @ w[k + 1]
         return 1.0 + total
 
     def __call__(self, x) -> np.ndarray:
