@@ -126,6 +126,9 @@ def test_flowed_warps_at_zero_time_are_the_warps_as_read():
         assert np.abs(flowed - SphereBumpWarp(a, mus, sigma).factor(X)).max() < 1e-13
     many, big = rng.normal(size=(100, 3)), rng.normal(size=(50_000, 3))  # 40 tokens per pass: three passes
     a100 = rng.uniform(0, 1, 100)
+    mu2, v2, x2 = rng.uniform(0, 2 * np.pi, (100, 2)), rng.normal(size=(100, 2)), rng.uniform(0, 2 * np.pi, (50_000, 2))
+    ref = ms.TokenWarp(a100, mu2, v2, 0.5, torus.period)(x2)
+    assert np.abs(FlowedTokenWarp(a100, mu2, v2, 0.5, np.zeros(100), torus.period)(x2) - ref).max() < 1e-13
     got = FlowedSphereBumpWarp(a100, many, 0.5, np.zeros(100)).factor(big)
     assert np.abs(got - SphereBumpWarp(a100, many, 0.5).factor(big)).max() < 1e-12
     # a long flow keeps only what the flow conserves: the mean (l = 0) and, on the sphere, the l = 1 part
