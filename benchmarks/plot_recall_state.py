@@ -39,7 +39,8 @@ def _label(mixer, cfg):
     if mixer == "linear":
         return f"linear attention, {cfg.linear.get('feature_map', 'elu')} features"
     if mixer == "gla":
-        return "GLA (vector gate)" if cfg.gla.get("gate", "vector") == "vector" else "scalar gate (Mamba-2/SSD recurrence)"
+        return {"vector": "GLA (vector gate)", "scalar": "scalar gate (Mamba-2/SSD recurrence)",
+                "mamba2": "Mamba-2 mixer (SSD, Δ-scaled write, D skip, output gate)"}[cfg.gla.get("gate", "vector")]
     return {"deltanet": "DeltaNet", "softmax": "softmax attention"}[mixer]
 
 

@@ -17,6 +17,7 @@ from docs_blocks import python_block  # noqa: E402
 
 F64 = torch.float64
 GATES = ("vector", "scalar")
+LAYER_GATES = ("vector", "scalar", "mamba2")
 
 
 def _inputs(B=2, nh=3, T=37, dk=5, dv=4, gate="vector", seed=0):
@@ -120,7 +121,7 @@ def test_packed_and_empty_inputs():
         assert y0.shape == (1, 2, 0, 4) and torch.equal(S, S0[:1])
 
 
-@pytest.mark.parametrize("gate", GATES)
+@pytest.mark.parametrize("gate", LAYER_GATES)
 def test_layer_modes_state_carry_and_state_size(gate):
     torch.manual_seed(0)
     layer = GatedLinearAttention(12, n_heads=2, key_dim=5, gate=gate, chunk_size=4).double()
@@ -135,7 +136,7 @@ def test_layer_modes_state_carry_and_state_size(gate):
     assert g.shape == (2, 2, 11, 5) and bool((g <= 0).all()) and bool((g < 0).any())
 
 
-@pytest.mark.parametrize("gate", GATES)
+@pytest.mark.parametrize("gate", LAYER_GATES)
 @pytest.mark.parametrize("mode", ["chunk", "recurrent"])
 def test_layer_padding_leaves_state_unchanged(gate, mode):
     torch.manual_seed(1)
@@ -152,7 +153,34 @@ def test_layer_padding_leaves_state_unchanged(gate, mode):
         assert _rel(y[b:b + 1, 8 - n:], alone) < 1e-12 and _rel(S[b:b + 1], Sb) < 1e-12
 
 
-@pytest.mark.parametrize("gate", GATES)
+def test_mamba2_gate_is_the_ssd_recurrence_written_as_a_plain_loop():
+    # S_t = exp(−A Δ_t) S_{t−1} + (Δ_t B_t) x_tᵀ, y_t = C_tᵀ S_t + D x_t, out = W_o RMSNorm(y_t ∘ silu(z_t)), per head
+    torch.manual_seed(2)
+    layer = GatedLinearAttention(10, n_heads=2, key_dim=3, gate="mamba2", chunk_size=4).double()
+    with torch.no_grad():
+        layer.D.copy_(torch.tensor([0.7, -1.3], dtype=F64))
+    x = torch.randn(2, 9, 10, dtype=F64)
+    nh, dk, dv = 2, 3, 5
+    W = layer.qk_proj(x).view(2, 9, 2, nh, dk)
+    C, Bm = W[:, :, 0], W[:, :, 1]
+    xv = layer.v_proj(x).view(2, 9, nh, dv)
+    z = layer.z_proj(x).view(2, 9, nh, dv)
+    delta = torch.nn.functional.softplus(layer.g_proj(x) + layer.dt_bias)  # (B, T, nh)
+    A = torch.exp(layer.A_log)
+    S = torch.zeros(2, nh, dk, dv, dtype=F64)
+    ys = []
+    for t in range(9):
+        S = torch.exp(-A * delta[:, t])[..., None, None] * S \
+            + (delta[:, t, :, None] * Bm[:, t])[..., None] * xv[:, t, :, None, :]
+        y = torch.einsum("bhk,bhkv->bhv", C[:, t], S) + layer.D[:, None] * xv[:, t]
+        ys.append(layer.norm(y * torch.nn.functional.silu(z[:, t])))
+    ref = layer.o_proj(torch.stack(ys, 1).reshape(2, 9, nh * dv))
+    for mode in ("chunk", "recurrent"):
+        out, Sl = layer(x, mode=mode)
+        assert _rel(out, ref) < 1e-12 and _rel(Sl, S) < 1e-12
+
+
+@pytest.mark.parametrize("gate", LAYER_GATES)
 def test_equal_state_key_dim(gate):
     cfg = TrainConfig(gla={"key_dim": 16, "gate": gate})
     dk = equal_state_features(cfg, "gla", "key_dim")
@@ -181,7 +209,7 @@ def test_errors_name_the_argument():
     with pytest.raises(ManifoldSpecError, match="chunk_size"):
         gated_linear_chunked(q, k, v, g, chunk_size=0)
     with pytest.raises(ManifoldSpecError, match="gate: expected one of"):
-        GatedLinearAttention(8, gate="mamba2")
+        GatedLinearAttention(8, gate="mamba")
     with pytest.raises(ManifoldSpecError, match="key_dim"):
         GatedLinearAttention(8, key_dim=0)
 

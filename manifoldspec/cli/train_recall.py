@@ -84,9 +84,10 @@ def add_parser(sub) -> None:
     m.add_argument("--gla-key-dim", type=int, default=None,
                    help="gated linear attention: key size d_k per head (default: the equal-state d_k, "
                         "nh·d_k·d_v ≥ SMT's state)")
-    m.add_argument("--gla-gate", choices=("vector", "scalar"), default="vector",
-                   help="gated linear attention's decay: vector, one per key channel (GLA), or scalar, one per "
-                        "head (the Mamba-2/SSD recurrence, not the full Mamba-2 block) (default vector)")
+    m.add_argument("--gla-gate", choices=("vector", "scalar", "mamba2"), default="vector",
+                   help="gated linear attention's decay: vector, one per key channel (GLA); scalar, one per "
+                        "head (the Mamba-2/SSD recurrence); mamba2, the scalar gate with Mamba-2's Δ-scaled write, "
+                        "D skip and output gate (still without its input expansion) (default vector)")
     o = p.add_argument_group("optimization and output")
     o.add_argument("--steps", type=int, default=800, help="training steps per model (default 800)")
     o.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")

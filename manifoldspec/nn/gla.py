@@ -12,10 +12,16 @@ calling convention with the other mixers:
   initialization (A ∈ [1, 16], dt ∈ [0.001, 0.1]). This is the recurrence only, not the Mamba-2
   block: there is no input expansion, no SiLU on x/B/C, no D skip and no z output gate; its
   q, k, v play the roles of SSD's C, B and x·dt (dt is not folded into the values here).
+* ``gate="mamba2"`` — the scalar gate with the rest of Mamba-2's mixer: the write is scaled by the same
+  step as the decay (k_t·Δ_t, Δ_t = softplus(w·x_t + dt_bias), so a token that forgets more also writes
+  more), a skip D·v_t per head (D initialized to 1), and the output gate of Mamba-2's gated RMSNorm,
+  RMSNorm(y_t ∘ silu(z_t)) with z_t a linear projection; q is not scaled. Still without Mamba-2's input
+  expansion and its own short convolution on x/B/C (the model puts one short convolution in front of every
+  mixer), and with one B/C per head instead of one shared group.
 
-Both: q, k, v are plain linear projections (no feature map, as in GLA), q is scaled by d_k^{-1/2}
-(fla's default ``scale``), the output gets a per-head RMSNorm (as the DeltaNet layer), then a
-linear projection.
+All: q, k, v are plain linear projections (no feature map, as in GLA), q is scaled by d_k^{-1/2}
+(fla's default ``scale``; not for ``"mamba2"``), the output gets a per-head RMSNorm (as the DeltaNet
+layer), then a linear projection.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ from .layer_common import _check_mode, _check_x, padding_mask
 from .ops.gla import gated_linear_chunked, gated_linear_recurrent
 from .ops.varlen import packing
 
-GATES = ("vector", "scalar")
+GATES = ("vector", "scalar", "mamba2")
 GATE_RANK = 16        # GLA's gate_low_rank_dim
 GATE_NORMALIZER = 16  # GLA's gate_logit_normalizer γ
 
@@ -45,8 +51,9 @@ class GatedLinearAttention(nn.Module):
         d_k, the key/query size per head; the state holds nh·d_k·d_v scalars.
     d_value : int, optional
         Value size per head (default d_model // n_heads).
-    gate : {"vector", "scalar"}
-        A log-decay per key channel (GLA) or one per head (the Mamba-2/SSD recurrence).
+    gate : {"vector", "scalar", "mamba2"}
+        A log-decay per key channel (GLA), one per head (the Mamba-2/SSD recurrence), or one per head with
+        Mamba-2's Δ-scaled write, D skip and output gate (module docstring).
     mode : {"chunk", "recurrent"}
     chunk_size : int
         Tokens per chunk of the chunked form (default 32: as fast as 64 on the CPU and 40 % less training
@@ -68,12 +75,15 @@ class GatedLinearAttention(nn.Module):
         if gate == "vector":
             self.g_proj = nn.Sequential(nn.Linear(d_model, GATE_RANK, bias=False),
                                         nn.Linear(GATE_RANK, nh * self.key_dim))
-        else:
+        else:  # "scalar" and "mamba2"
             self.g_proj = nn.Linear(d_model, nh)
             # Mamba-2's initialization: decay rates A ~ U[1, 16], step sizes dt log-uniform in [1e-3, 1e-1]
             self.A_log = nn.Parameter(torch.empty(nh).uniform_(1, 16).log())
             dt = torch.exp(torch.empty(nh).uniform_(math.log(1e-3), math.log(1e-1)))
             self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # softplus(dt_bias) = dt
+        if gate == "mamba2":
+            self.D = nn.Parameter(torch.ones(nh))
+            self.z_proj = nn.Linear(d_model, nh * self.d_value)
         self.norm = nn.RMSNorm(self.d_value)
         self.o_proj = nn.Linear(nh * self.d_value, d_model)
 
@@ -83,8 +93,12 @@ class GatedLinearAttention(nn.Module):
         nh, dk = self.n_heads, self.key_dim
         if self.gate == "vector":
             return (Fn.logsigmoid(self.g_proj(x)) / GATE_NORMALIZER).view(B, T, nh, dk).transpose(1, 2)
-        g = -torch.exp(self.A_log) * Fn.softplus(self.g_proj(x) + self.dt_bias)  # (B, T, nh)
+        g = -torch.exp(self.A_log) * self.step(x).transpose(1, 2)  # (B, T, nh)
         return g.transpose(1, 2)[..., None].expand(B, nh, T, dk)
+
+    def step(self, x):
+        """Δ (B, nh, T) = softplus(w·x + dt_bias) > 0, the SSD step of the scalar and Mamba-2 gates."""
+        return Fn.softplus(self.g_proj(x) + self.dt_bias).transpose(1, 2)
 
     def forward(self, x, state=None, mode: str | None = None, attention_mask=None, cu_seqlens=None):
         """x (B, T, d_model) → (y (B, T, d_model), S (B, nh, d_k, d_v)).
@@ -102,6 +116,8 @@ class GatedLinearAttention(nn.Module):
         q, k = qk[0] * dk ** -0.5, qk[1]
         v = self.v_proj(x).view(B, T, nh, self.d_value).transpose(1, 2)
         g = self.log_decay(x)
+        if self.gate == "mamba2":  # SSD's write B_t (x_t Δ_t): the step that sets the decay also sets the write
+            q, k = qk[0], k * self.step(x)[..., None]
         if m is not None:
             keep = m[:, None, :, None]
             k, g = k * keep, g * keep
@@ -109,6 +125,9 @@ class GatedLinearAttention(nn.Module):
             y, S = gated_linear_chunked(q, k, v, g, state, self.chunk_size, cu_seqlens=cu_seqlens)
         else:
             y, S = gated_linear_recurrent(q, k, v, g, state, cu_seqlens=cu_seqlens)
+        if self.gate == "mamba2":  # D skip, then Mamba-2's gated RMSNorm: norm(y ∘ silu(z))
+            z = self.z_proj(x).view(B, T, nh, self.d_value).transpose(1, 2)
+            y = (y + self.D[:, None, None] * v) * Fn.silu(z)
         return self.o_proj(self.norm(y).transpose(1, 2).reshape(B, T, -1)), S
 
     def state_size(self) -> int:
