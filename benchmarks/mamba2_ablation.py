@@ -1,6 +1,6 @@
 """Which part of the Mamba-2 mixer slows MQAR learning? ``gate="mamba2"`` with one ingredient removed at a time.
 
-    python benchmarks/mamba2_ablation.py --lr 1e-2 --seeds 0,1,2 --out benchmarks/results/mqar/n2_mamba2_ablation.json
+    python benchmarks/mamba2_ablation.py --lr 1e-2 --seeds 0,1,2 --out benchmarks/results/mqar/ablation/n2_mamba2.json
 
 ``gate="mamba2"`` differs from ``gate="scalar"`` in four ways (manifoldspec.nn.gla): the write is scaled by the step
 Δ_t, a D skip, the silu(z) output gate, and an unscaled q. Each variant switches one of them back, by patching the
