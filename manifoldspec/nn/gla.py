@@ -93,8 +93,8 @@ class GatedLinearAttention(nn.Module):
         nh, dk = self.n_heads, self.key_dim
         if self.gate == "vector":
             return (Fn.logsigmoid(self.g_proj(x)) / GATE_NORMALIZER).view(B, T, nh, dk).transpose(1, 2)
-        g = -torch.exp(self.A_log) * self.step(x).transpose(1, 2)  # (B, T, nh)
-        return g.transpose(1, 2)[..., None].expand(B, nh, T, dk)
+        g = -torch.exp(self.A_log)[:, None] * self.step(x)  # (B, nh, T)
+        return g[..., None].expand(B, nh, T, dk)
 
     def step(self, x):
         """Δ (B, nh, T) = softplus(w·x + dt_bias) > 0, the SSD step of the scalar and Mamba-2 gates."""
