@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import ManifoldSpecError, as_finite_array, positive_scalar
-from ..geometry.warp import periodic_gaussian_1d
+from ..geometry.warp import TokenWarp, periodic_gaussian_1d
 
 
 def _flow_times(tau, n: int) -> np.ndarray:
@@ -50,8 +50,6 @@ class FlowedTokenWarp:
     period: tuple
 
     def __post_init__(self):
-        from ..geometry.warp import TokenWarp
-
         base = TokenWarp(self.alpha, self.mu, self.v, self.sigma, self.period)  # the same checks as eq. (1)
         object.__setattr__(self, "alpha", base.alpha)
         object.__setattr__(self, "mu", base.mu)
