@@ -263,7 +263,8 @@ def test_model_packed_equals_each_sequence_alone(name):
     # through batched token-by-token decoding
     model = _model(name)
     g = torch.Generator().manual_seed(1)
-    first, second = [5, 0, 1, 8, 2], [2, 3, 0, 1, 4]
+    # 5 and 6, 2 and 3 share a padded batch in the first call (zero state); the second call has initial states
+    first, second = [5, 0, 1, 8, 2, 6, 3], [2, 3, 0, 1, 4, 1, 2]
     seqs = [torch.randint(0, 23, (a + b,), generator=g) for a, b in zip(first, second)]
     nxt = torch.randint(0, 23, (len(seqs), 1), generator=g)
     pack1 = torch.cat([s[:a] for s, a in zip(seqs, first)])[None]

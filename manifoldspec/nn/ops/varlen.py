@@ -5,10 +5,15 @@ N sequences of lengths L_1 … L_N are concatenated along the time axis of a bat
 zero-length sequence repeats an offset) marks where each starts. The recurrence restarts at every
 boundary; states (initial and final) carry a batch axis of N, one per sequence.
 
-:func:`run_packed` evaluates a recurrent op once per sequence (a Python loop over the N sequences).
-The arithmetic is that of the N separate runs; the overhead is N op calls, each repeating its
-per-head setup and leaving a partial last chunk, so for many short sequences a padded batch is
-faster. :func:`packed_sdpa` is softmax attention over a pack with a block-diagonal causal mask.
+:func:`run_packed` evaluates a recurrent op on batches of sequences of similar length
+(:func:`length_buckets`): each bucket is gathered into a left-padded batch, run as one op call and
+scattered back. Padded slots hold zeros, a token every recurrent op here reads as "write nothing"
+(k = 0, v = 0, α = 0, β = 0, log-gate 0), so from a zero state the padding leaves the state zero and
+every sequence gets the outputs and final state of its separate run. A given initial state would
+decay over the padding (γ, flow), so then only sequences of equal length share a batch. A bucket
+holds sequences taken longest first for as long as padding fills at most half its slots, so the
+padded work is at most twice the real work and a pack costs a few op calls instead of N.
+:func:`packed_sdpa` is softmax attention over a pack with a block-diagonal causal mask.
 """
 from __future__ import annotations
 
@@ -124,20 +129,64 @@ def packed_sdpa(q, k, v, state, bounds: list[int]):
     return y, (new_k, new_v, new_valid)
 
 
-def run_packed(fn, bounds: list[int], tokens, state):
-    """Apply a recurrent op to each packed sequence and join the results.
+def length_buckets(lengths: list[int], exact: bool = False) -> list[list[int]]:
+    """Group sequence indices for batched evaluation of a pack.
 
     Parameters
     ----------
-    fn : callable ``fn(tokens_i, state_i) -> (y_i, state_i)``
-        The op on one sequence: ``tokens_i`` are the slices (1, …, L_i, …) of ``tokens``, ``state_i`` a tuple
-        of batch-1 tensors or None (the op's zero state); it must accept L_i = 0.
+    lengths : list of int
+        L_i ≥ 0 of the N packed sequences.
+    exact : bool
+        Only equal lengths share a group (no padding; needed when an initial state is given).
+
+    Returns
+    -------
+    list of lists of int
+        Every index 0 … N − 1 once, in increasing order within a group. Without ``exact`` the sequences
+        are taken longest first and a group grows while padding to its longest member fills at most half
+        its slots (mean length ≥ ½ max length), so the padded work is at most twice the real work.
+    """
+    if exact:
+        same: dict[int, list[int]] = {}
+        for i, L in enumerate(lengths):
+            same.setdefault(L, []).append(i)
+        return [same[L] for L in sorted(same)]
+    groups, current, width, total = [], [], 0, 0
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        L = lengths[i]
+        if current and 2 * (total + L) < width * (len(current) + 1):
+            groups.append(sorted(current))
+            current, total = [], 0
+        if not current:
+            width = L
+        current.append(i)
+        total += L
+    return groups + [sorted(current)] if current else groups
+
+
+def _left_padded_index(starts, lengths, width: int, pad: int, device):
+    # (G, width) source positions: row r holds sequence r's positions, right-aligned, and ``pad`` before them
+    col = torch.arange(width, device=device)[None]
+    first = width - torch.as_tensor(lengths, device=device)[:, None]
+    src = torch.as_tensor(starts, device=device)[:, None] + col - first
+    return torch.where(col >= first, src, torch.full_like(src, pad))
+
+
+def run_packed(fn, bounds: list[int], tokens, state):
+    """Apply a recurrent op to every packed sequence, in batches of similar length, and join the results.
+
+    Parameters
+    ----------
+    fn : callable ``fn(tokens_b, state_b) -> (y_b, state_b)``
+        The op on a batch of G sequences: ``tokens_b`` are (G, …, L, …) left-padded with zeros (time on
+        axis 2), ``state_b`` a tuple of (G, …) tensors or None (the op's zero state). It must read a zero
+        token as one that writes nothing to its state, and accept L = 0.
     bounds : list of int
         Offsets from :func:`seq_bounds`.
     tokens : sequence of tensors (1, nh, T, …)
         Token-axis inputs (time on axis 2).
     state : tuple of tensors (N, …), optional
-        Initial state per sequence.
+        Initial state per sequence (then only equal lengths are batched together).
 
     Returns
     -------
@@ -147,15 +196,27 @@ def run_packed(fn, bounds: list[int], tokens, state):
     lengths = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
     if state is not None:
         check_state_batch(state[0].shape[0], n_seq)
-    # split once: a slice per sequence would make each sequence's backward allocate a full-length gradient
-    pieces = zip(*(x.split(lengths, dim=2) for x in tokens))
-    inits = [None] * n_seq if state is None else list(zip(*(s.split(1, dim=0) for s in state)))
-    ys, finals = [], []
-    for tok, st in zip(pieces, inits):
-        y, st = fn(tok, st)
-        ys.append(y)
+    T, dev = bounds[-1], tokens[0].device
+    # one zero slot after the T tokens: the padding reads it (index T)
+    ext = [torch.cat([x, x.new_zeros(*x.shape[:2], 1, *x.shape[3:])], 2)[0] for x in tokens]
+    ys, finals, order, where, offset = [], [], [], torch.empty(T, dtype=torch.long, device=dev), 0
+    for group in length_buckets(lengths, exact=state is not None):
+        G_len = [lengths[i] for i in group]
+        width = max(G_len)
+        src = _left_padded_index([bounds[i] for i in group], G_len, width, T, dev)  # (G, width)
+        tok = tuple(x.index_select(1, src.reshape(-1)).unflatten(1, src.shape).movedim(1, 0) for x in ext)
+        st = None if state is None else tuple(s.index_select(0, torch.as_tensor(group, device=dev)) for s in state)
+        y, st = fn(tok, st)  # y (G, nh, width, …)
+        real = src < T
+        where[src[real]] = offset + torch.arange(src.numel(), device=dev).reshape(src.shape)[real]
+        ys.append(y.movedim(0, 1).flatten(1, 2))  # (nh, G·width, …), row-major like src
         finals.append(st)
-    return torch.cat(ys, dim=2), tuple(torch.cat(parts, dim=0) for parts in zip(*finals))
+        order.extend(group)
+        offset += src.numel()
+    y = torch.cat(ys, 1).index_select(1, where)[None]
+    inverse = torch.empty(n_seq, dtype=torch.long, device=dev)
+    inverse[torch.as_tensor(order, device=dev)] = torch.arange(n_seq, device=dev)
+    return y, tuple(torch.cat(parts, 0).index_select(0, inverse) for parts in zip(*finals))
 
 
 def packed_single_state(op, tokens, heads, state, cu_seqlens, **kw):
