@@ -116,17 +116,23 @@ SINGLE = {"linear_recurrent": ("linear", linear_attention_recurrent, {}),
           "delta_chunk3": ("delta", delta_rule_chunked, {"chunk_size": 3})}
 
 
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero_state", "initial_state"])
 @pytest.mark.parametrize("name", list(SINGLE))
-def test_single_state_ops_batched_pack_equals_separate_runs(name):
+def test_single_state_ops_batched_pack_equals_separate_runs(name, with_state, monkeypatch):
     kind, op, kw = SINGLE[name]
     tokens, heads = _single_state_case(kind, sum(LENGTHS))
-    leaves = [x.requires_grad_() for x in (*tokens, *heads)]
-    y, S = op(*tokens, *heads, None, cu_seqlens=_cu(LENGTHS), **kw)
+    S0 = torch.randn(len(LENGTHS), 2, 4, 3, dtype=F64, generator=_g(15)) if with_state else None
+    leaves = [x.requires_grad_() for x in (*tokens, *heads, *([S0] if with_state else []))]
+    flags, buckets = [], varlen.length_buckets
+    monkeypatch.setattr(varlen, "length_buckets", lambda lengths, exact=False: flags.append(exact) or buckets(lengths, exact))
+    y, S = op(*tokens, *heads, S0, cu_seqlens=_cu(LENGTHS), **kw)
+    # only linear attention's decay γ acts on a zero token, so only it must keep padding away from a state
+    assert flags == [with_state and kind == "linear"]
     w = torch.randn(y.shape, dtype=F64, generator=_g(12))
     loss = (y * w).sum() + S.square().sum()
     ref = 0.0
     for i, (a, b) in enumerate(_spans(LENGTHS)):
-        y_i, S_i = op(*(x[:, :, a:b] for x in tokens), *heads, None, **kw)
+        y_i, S_i = op(*(x[:, :, a:b] for x in tokens), *heads, None if S0 is None else S0[i:i + 1], **kw)
         if b > a:
             assert _rel(y[:, :, a:b], y_i) <= 1e-12, (name, i)
         assert _rel(S[i:i + 1], S_i) <= 1e-12, (name, i)

@@ -35,7 +35,9 @@ def delta_rule_recurrent(q, k, v, beta, state=None, *, cu_seqlens=None):
     """Reference: one token at a time. Returns (o (B, nh, T, d_v), S (B, nh, d_k, d_v))."""
     _check(q, k, v, beta)
     if cu_seqlens is not None:
-        return packed_single_state(delta_rule_recurrent, (q, k, v, beta), (), state, cu_seqlens)
+        # a zero token (β = 0, k = v = 0) leaves S exactly as it is, so padded buckets may carry states
+        return packed_single_state(delta_rule_recurrent, (q, k, v, beta), (), state, cu_seqlens,
+                                   zero_token_keeps_state=True)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     ys = []
@@ -54,7 +56,7 @@ def delta_rule_chunked(q, k, v, beta, state=None, chunk_size: int = 64, *, cu_se
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     if cu_seqlens is not None:
         return packed_single_state(delta_rule_chunked, (q, k, v, beta), (), state, cu_seqlens,
-                                   chunk_size=chunk_size)
+                                   zero_token_keeps_state=True, chunk_size=chunk_size)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     if T == 0:

@@ -66,7 +66,9 @@ def gated_linear_recurrent(q, k, v, g, state=None, *, cu_seqlens=None):
     """
     _check(q, k, v, g, state)
     if cu_seqlens is not None:
-        return packed_single_state(gated_linear_recurrent, (q, k, v, g), (), state, cu_seqlens)
+        # a zero token (log-gate 0, k = v = 0) leaves S exactly as it is, so padded buckets may carry states
+        return packed_single_state(gated_linear_recurrent, (q, k, v, g), (), state, cu_seqlens,
+                                   zero_token_keeps_state=True)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     ys = []
@@ -87,7 +89,7 @@ def gated_linear_chunked(q, k, v, g, state=None, chunk_size: int = 32, *, cu_seq
         raise ManifoldSpecError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     if cu_seqlens is not None:
         return packed_single_state(gated_linear_chunked, (q, k, v, g), (), state, cu_seqlens,
-                                   chunk_size=chunk_size)
+                                   zero_token_keeps_state=True, chunk_size=chunk_size)
     B, nh, T, dk = k.shape
     S = q.new_zeros(B, nh, dk, v.shape[-1]) if state is None else state
     if T == 0:  # split() would hand the loop one empty chunk

@@ -10,7 +10,8 @@ boundary; states (initial and final) carry a batch axis of N, one per sequence.
 scattered back. Padded slots hold zeros, a token every recurrent op here reads as "write nothing"
 (k = 0, v = 0, α = 0, β = 0, log-gate 0), so from a zero state the padding leaves the state zero and
 every sequence gets the outputs and final state of its separate run. A given initial state would
-decay over the padding (γ, flow), so then only sequences of equal length share a batch. A bucket
+decay over the padding (linear attention's γ, SMT's γ and flow), so for those ops only sequences of
+equal length then share a batch; GLA and DeltaNet leave any state unchanged under a zero token. A bucket
 holds sequences taken longest first for as long as padding fills at most half its slots, so the
 padded work is at most twice the real work and a pack costs a few op calls instead of N.
 :func:`packed_sdpa` is softmax attention over a pack with a block-diagonal causal mask.
@@ -172,7 +173,7 @@ def _left_padded_index(starts, lengths, width: int, pad: int, device):
     return torch.where(col >= first, src, torch.full_like(src, pad))
 
 
-def run_packed(fn, bounds: list[int], tokens, state):
+def run_packed(fn, bounds: list[int], tokens, state, zero_token_keeps_state: bool = False):
     """Apply a recurrent op to every packed sequence, in batches of similar length, and join the results.
 
     Parameters
@@ -186,7 +187,11 @@ def run_packed(fn, bounds: list[int], tokens, state):
     tokens : sequence of tensors (1, nh, T, …)
         Token-axis inputs (time on axis 2).
     state : tuple of tensors (N, …), optional
-        Initial state per sequence (then only equal lengths are batched together).
+        Initial state per sequence (then only equal lengths are batched together, unless
+        ``zero_token_keeps_state``).
+    zero_token_keeps_state : bool
+        The op leaves any state unchanged under a zero token (no decay: GLA's log-gate 0, DeltaNet's
+        β = 0), so padding is harmless even in front of an initial state.
 
     Returns
     -------
@@ -200,7 +205,7 @@ def run_packed(fn, bounds: list[int], tokens, state):
     # one zero slot after the T tokens: the padding reads it (index T)
     ext = [torch.cat([x, x.new_zeros(*x.shape[:2], 1, *x.shape[3:])], 2)[0] for x in tokens]
     ys, finals, order, where, offset = [], [], [], torch.empty(T, dtype=torch.long, device=dev), 0
-    for group in length_buckets(lengths, exact=state is not None):
+    for group in length_buckets(lengths, exact=state is not None and not zero_token_keeps_state):
         G_len = [lengths[i] for i in group]
         width = max(G_len)
         src = _left_padded_index([bounds[i] for i in group], G_len, width, T, dev)  # (G, width)
@@ -219,11 +224,12 @@ def run_packed(fn, bounds: list[int], tokens, state):
     return y, tuple(torch.cat(parts, 0).index_select(0, inverse) for parts in zip(*finals))
 
 
-def packed_single_state(op, tokens, heads, state, cu_seqlens, **kw):
+def packed_single_state(op, tokens, heads, state, cu_seqlens, zero_token_keeps_state: bool = False, **kw):
     """``op(*tokens_i, *heads, state_i, **kw) -> (y_i, S_i)`` on every packed sequence, for ops whose state is
     one tensor (linear attention, DeltaNet, GLA); returns (y (1, nh, T, …), S (N, …)).
 
-    ``tokens`` are the (1, nh, T, …) token-axis inputs, ``heads`` the per-head arguments passed unchanged.
+    ``tokens`` are the (1, nh, T, …) token-axis inputs, ``heads`` the per-head arguments passed unchanged;
+    ``zero_token_keeps_state`` as in :func:`run_packed`.
     """
     bounds = seq_bounds(cu_seqlens, tokens[0].shape[0], tokens[0].shape[2])
 
@@ -231,5 +237,5 @@ def packed_single_state(op, tokens, heads, state, cu_seqlens, **kw):
         y, S = op(*tok, *heads, None if st is None else st[0], **kw)
         return y, (S,)
 
-    y, (S,) = run_packed(one, bounds, tokens, None if state is None else (state,))
+    y, (S,) = run_packed(one, bounds, tokens, None if state is None else (state,), zero_token_keeps_state)
     return y, S
