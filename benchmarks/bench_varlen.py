@@ -2,17 +2,18 @@
 
     python benchmarks/bench_varlen.py [--mixers smt,sphere,linear,deltanet,gla] [--repeats 3] [--quick]
 
-One layer of each recurrent mixer (d_model 64, 2 heads, chunked form), forward + backward of a loss on
+One layer of each mixer (d_model 64, 2 heads, chunked form), forward + backward of a loss on
 the outputs, one torch thread, float32. For each length distribution the same tokens run three ways:
 
-- ``loop``: one op call per packed sequence (what ``run_packed`` did before it batched; reproduced by
-  making every sequence its own bucket). The baseline of the ratios.
+- ``before``: what a pack cost before it was bucketed, the baseline of the ratios. Recurrent mixers:
+  one op call per packed sequence (reproduced by making every sequence its own bucket). Softmax: one
+  SDPA call over the whole pack under a (T, T) block-diagonal mask (``packed_sdpa_reference``).
 - ``buckets``: the default, sequences of lengths in [2^(j−1), 2^j) run as one left-padded batch.
 - ``padded``: the whole pack as one left-padded batch (N, max L) with ``attention_mask``, which a user
   can do instead of packing; its padding grows with the spread of the lengths.
 
 Prints the median milliseconds of ``--repeats`` interleaved runs after a warm-up, and the speed-up of
-``buckets`` and ``padded`` over ``loop`` measured in the same run.
+``buckets`` and ``padded`` over ``before`` measured in the same run.
 """
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ import time
 
 import torch
 
-from manifoldspec.nn import DeltaNetAttention, GatedLinearAttention, LinearAttention, SpectralManifoldAttention
-from manifoldspec.nn.ops import varlen
+from manifoldspec.nn import (DeltaNetAttention, GatedLinearAttention, LinearAttention, SoftmaxAttention,
+                             SpectralManifoldAttention)
+from manifoldspec.nn import baselines
+from manifoldspec.nn.ops import packed_softmax, varlen
 
 D_MODEL, HEADS = 64, 2
 MIXERS = {
@@ -34,6 +37,7 @@ MIXERS = {
     "linear": lambda: LinearAttention(D_MODEL, HEADS, feature_dim=16),
     "deltanet": lambda: DeltaNetAttention(D_MODEL, HEADS, key_dim=16),
     "gla": lambda: GatedLinearAttention(D_MODEL, HEADS, key_dim=16),
+    "softmax": lambda: SoftmaxAttention(D_MODEL, HEADS),
 }
 
 
@@ -53,6 +57,7 @@ DISTRIBUTIONS = [("512 x 1-8", _uniform(512, 1, 8)), ("256 x 4-16", _uniform(256
                  ("64 x 16-64", _uniform(64, 16, 64)), ("16 x 100-300", _uniform(16, 100, 300)),
                  ("128 x 1-256", _uniform(128, 1, 256)), ("256 log 1-1024", _log_uniform(256, 1, 1024)),
                  ("255 x 1-16 +2048", _outlier(256, 16, 2048))]
+MAX_MASK_TOKENS = 20_000
 QUICK = [("128 x 1-8", _uniform(128, 1, 8)), ("64 log 1-256", _log_uniform(64, 1, 256))]
 
 
@@ -75,13 +80,14 @@ def inputs(lengths, how: str, seed: int = 0):
 
 
 def forward(layer, x, call, how: str):
-    """The layer's outputs, with one op call per sequence for ``how == "loop"`` (buckets restored after)."""
-    buckets = varlen.length_buckets
-    varlen.length_buckets = _singletons if how == "loop" else buckets
+    """The layer's outputs; ``how == "before"`` runs the pre-bucketing path (restored afterwards)."""
+    buckets, sdpa = varlen.length_buckets, baselines.packed_sdpa
+    if how == "before":
+        varlen.length_buckets, baselines.packed_sdpa = _singletons, packed_softmax.packed_sdpa_reference
     try:
         return layer(x, **call)[0]
     finally:
-        varlen.length_buckets = buckets
+        varlen.length_buckets, baselines.packed_sdpa = buckets, sdpa
 
 
 def measure(layer, lengths, how: str) -> float:
@@ -106,30 +112,31 @@ def main(argv=None):
     if a.repeats < 1:
         ap.error("--repeats: must be at least 1")
     torch.set_num_threads(1)
-    ways = ("loop", "buckets", "padded")
+    ways = ("before", "buckets", "padded")
     print(f"one layer, d_model {D_MODEL}, {HEADS} heads, chunked, float32, forward + backward, 1 thread; "
           f"median ms of {a.repeats} interleaved runs")
     print(f"{'mixer':>9} {'lengths':>17} {'tokens':>7} {'calls':>9} {'pad %':>6} "
-          f"{'loop':>9} {'buckets':>9} {'padded':>9} {'buckets/loop':>13} {'padded/loop':>12}")
+          f"{'before':>9} {'buckets':>9} {'padded':>9} {'before/buckets':>15} {'before/padded':>14}")
     for name in names:
         torch.manual_seed(0)
         layer = MIXERS[name]()
         for k, (label, draw) in enumerate(QUICK if a.quick else DISTRIBUTIONS):
             lengths = draw(torch.Generator().manual_seed(k))
             n = len(lengths)
-            for how in ways:  # warm-up
+            # softmax's reference materializes (T, T) scores per head: past MAX_MASK_TOKENS it is not run
+            todo = [h for h in ways if not (name == "softmax" and h == "before" and sum(lengths) > MAX_MASK_TOKENS)]
+            for how in todo:  # warm-up
                 measure(layer, lengths, how)
-            runs = {how: [] for how in ways}
+            runs = {how: [] for how in todo}
             for _ in range(a.repeats):
-                for how in ways:
+                for how in todo:
                     runs[how].append(measure(layer, lengths, how))
-            ms = {how: statistics.median(r) for how, r in runs.items()}
+            ms = {how: statistics.median(runs[how]) if how in runs else math.nan for how in ways}
             calls = len(varlen.length_buckets(lengths))
             pad = 100 * (1 - sum(lengths) / (len(lengths) * max(lengths)))
             print(f"{name:>9} {label:>17} {sum(lengths):>7} {f'{n}->{calls}':>9} {pad:>6.0f} "
-                  f"{ms['loop']:>9.1f} {ms['buckets']:>9.1f} {ms['padded']:>9.1f} "
-                  f"{ms['loop'] / ms['buckets']:>12.1f}x {ms['loop'] / ms['padded']:>11.1f}x", flush=True)
-
+                  f"{ms['before']:>9.1f} {ms['buckets']:>9.1f} {ms['padded']:>9.1f} "
+                  f"{ms['before'] / ms['buckets']:>14.1f}x {ms['before'] / ms['padded']:>13.1f}x", flush=True)
 
 if __name__ == "__main__":
     main()

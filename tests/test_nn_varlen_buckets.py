@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 from manifoldspec.nn import smt_chunked, smt_recurrent, torus_basis  # noqa: E402
 from manifoldspec.nn.ops import varlen  # noqa: E402
+from manifoldspec.nn.ops.packed_softmax import packed_sdpa, packed_sdpa_reference  # noqa: E402
 from manifoldspec.nn.ops.delta import delta_rule_chunked, delta_rule_recurrent  # noqa: E402
 from manifoldspec.nn.ops.gla import gated_linear_chunked, gated_linear_recurrent  # noqa: E402
 from manifoldspec.nn.ops.linear import linear_attention_chunked, linear_attention_recurrent  # noqa: E402
@@ -177,3 +178,38 @@ def test_smt_batched_pack_equals_separate_runs(flow, form):
         ref = ref + loss(y_i, st_i, slice(a, b))
     for got, want in zip(torch.autograd.grad(loss(y, st), leaves), torch.autograd.grad(ref, leaves)):
         assert float(want.abs().max()) > 0 and _rel(got, want) <= 1e-10, form
+
+
+@pytest.mark.parametrize("with_cache", [False, True], ids=["no_cache", "cache"])
+def test_packed_softmax_buckets_equal_block_diagonal_reference(with_cache):
+    nh, dh, N, T = 2, 4, len(LENGTHS), sum(LENGTHS)
+    g = _g(16)
+    q, k, v = (torch.randn(1, nh, T, dh, dtype=F64, generator=g) for _ in range(3))
+    leaves = [q, k, v]
+    state = None
+    if with_cache:  # caches of 3 entries per sequence, some invalid (left padding of an earlier batch)
+        ck, cv = (torch.randn(N, nh, 3, dh, dtype=F64, generator=g) for _ in range(2))
+        valid = torch.rand(N, 3, generator=g) > 0.4
+        state, leaves = (ck, cv, valid), leaves + [ck, cv]
+    for a in leaves:
+        a.requires_grad_()
+    bounds = _cu(LENGTHS).tolist()
+    y, (nk, nv, nval) = packed_sdpa(q, k, v, state, bounds)
+    y_ref, (rk, rv, rval) = packed_sdpa_reference(q, k, v, state, bounds)
+    assert _rel(y, y_ref) <= 1e-12 and torch.equal(nk, rk) and torch.equal(nv, rv) and torch.equal(nval, rval)
+    w = torch.randn(y.shape, dtype=F64, generator=g)
+    for got, want in zip(torch.autograd.grad((y * w).sum() + nk.sum(), leaves),
+                         torch.autograd.grad((y_ref * w).sum() + rk.sum(), leaves)):
+        assert float(want.abs().max()) > 0 and _rel(got, want) <= 1e-12
+    # and against attention written out for each sequence: softmax over its valid cache and earlier tokens
+    for i, (a, b) in enumerate(_spans(LENGTHS)):
+        if a == b:
+            continue
+        keys, vals = k[0, :, a:b], v[0, :, a:b]
+        seen = torch.ones(b - a, b - a, dtype=torch.bool).tril()
+        if with_cache:
+            keys, vals = torch.cat([ck[i], keys], 1), torch.cat([cv[i], vals], 1)
+            seen = torch.cat([valid[i][None].expand(b - a, 3), seen], 1)
+        s = (q[0, :, a:b] @ keys.transpose(-1, -2)) / dh ** 0.5
+        want = torch.softmax(s.masked_fill(~seen, float("-inf")), -1) @ vals
+        assert _rel(y[0, :, a:b], want) <= 1e-12, i

@@ -12,7 +12,8 @@ from .._checks import ManifoldSpecError, positive_int
 from .basis import torus_basis
 from .layer_common import _check_mode, _check_x, padding_mask
 from .ops.linear import fourier_features, linear_attention_chunked, linear_attention_recurrent
-from .ops.varlen import packed_sdpa, packing
+from .ops.packed_softmax import packed_sdpa
+from .ops.varlen import packing
 
 FEATURE_MAPS = ("elu", "taylor", "fourier")
 

@@ -14,12 +14,11 @@ decay over the padding (linear attention's γ, SMT's γ and flow), so for those 
 equal length then share a batch; GLA and DeltaNet leave any state unchanged under a zero token. A bucket
 holds sequences taken longest first for as long as padding fills at most half its slots, so the
 padded work is at most twice the real work and a pack costs a few op calls instead of N.
-:func:`packed_sdpa` is softmax attention over a pack with a block-diagonal causal mask.
+Softmax attention over a pack is in :mod:`~manifoldspec.nn.ops.packed_softmax`.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as Fn
 
 from ..._checks import ManifoldSpecError
 
@@ -80,56 +79,6 @@ def packing(cu_seqlens, x, attention_mask=None):
     return seq_bounds(cu_seqlens, x.shape[0], x.shape[1])
 
 
-def packed_sdpa(q, k, v, state, bounds: list[int]):
-    """Causal softmax attention (torch SDPA), block-diagonal over packed sequences.
-
-    Query t of sequence i sees the valid entries of sequence i's cache and its own earlier tokens: the
-    keys are the N caches laid end to end, then the packed tokens, under a (T, N·P + T) boolean mask.
-    Memory O(T·(N·P + T)), as for an unpacked batch of the same total length.
-
-    Parameters
-    ----------
-    q, k, v : (1, nh, T, d_head)
-    state : (K_cache, V_cache, valid) with caches (N, nh, P, d_head) and valid (N, P) bool, or None
-    bounds : list of int, offsets from :func:`seq_bounds`
-
-    Returns
-    -------
-    y : (1, nh, T, d_head)
-    state : caches (N, nh, P + max L_i, d_head) and valid (N, P + max L_i), each row [invalid padding,
-        old cache, new tokens], the layout of a left-padded batch, from which decoding (batch N) continues.
-    """
-    N, T, (_, nh, _, dh) = len(bounds) - 1, q.shape[2], q.shape
-    seg, _ = packed_positions(bounds, q.device)
-    if state is None:
-        ck, cv = k.new_zeros(N, nh, 0, dh), v.new_zeros(N, nh, 0, dh)
-        cval = torch.zeros(N, 0, dtype=torch.bool, device=q.device)
-    else:
-        ck, cv, cval = state
-        check_state_batch(ck.shape[0], N)
-    P = ck.shape[2]
-    owner = torch.arange(N, device=q.device).repeat_interleave(P)  # sequence of each flattened cache entry
-    sees_cache = (seg[:, None] == owner[None]) & cval.reshape(-1)[None]
-    t = torch.arange(T, device=q.device)
-    sees_own = (seg[:, None] == seg[None]) & (t[None] <= t[:, None])  # every query sees itself: no empty row
-    keys = torch.cat([ck.transpose(0, 1).reshape(1, nh, N * P, dh), k], 2)
-    vals = torch.cat([cv.transpose(0, 1).reshape(1, nh, N * P, dh), v], 2)
-    y = Fn.scaled_dot_product_attention(q, keys, vals, attn_mask=torch.cat([sees_cache, sees_own], 1))
-    lengths = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
-    W = P + max(lengths)
-    # gather each sequence's [cache, tokens] into a left-padded row; index 0 of the padding is a dummy
-    src = torch.zeros(N, W, dtype=torch.long, device=q.device)
-    for i, (a, L) in enumerate(zip(bounds[:-1], lengths)):
-        src[i, W - L - P:W - L] = i * P + torch.arange(P, device=q.device)
-        src[i, W - L:] = N * P + a + torch.arange(L, device=q.device)
-    pad = torch.arange(W, device=q.device)[None] < (W - P - torch.tensor(lengths, device=q.device))[:, None]
-    all_valid = torch.cat([cval.reshape(-1), torch.ones(T, dtype=torch.bool, device=q.device)])
-    new_valid = all_valid[src] & ~pad
-    new_k = keys[0][:, src].transpose(0, 1)  # (N, nh, W, dh)
-    new_v = vals[0][:, src].transpose(0, 1)
-    return y, (new_k, new_v, new_valid)
-
-
 def length_buckets(lengths: list[int], exact: bool = False) -> list[list[int]]:
     """Group sequence indices for batched evaluation of a pack.
 
@@ -173,6 +122,47 @@ def _left_padded_index(starts, lengths, width: int, pad: int, device):
     return torch.where(col >= first, src, torch.full_like(src, pad))
 
 
+def padded_buckets(bounds: list[int], tokens, exact: bool = False):
+    """Yield each bucket of :func:`length_buckets` as a left-padded batch.
+
+    Parameters
+    ----------
+    bounds : list of int
+        Offsets from :func:`seq_bounds`.
+    tokens : sequence of tensors (1, nh, T, …)
+        Token-axis inputs (time on axis 2).
+    exact : bool
+        Passed to :func:`length_buckets`.
+
+    Yields
+    ------
+    group : list of int, the sequences of the bucket (G of them)
+    src : (G, W) int64, the packed position of every slot, T at the padding (W: the longest member)
+    padded : tuple of tensors (G, nh, W, …), the tokens with zeros at the padding
+    """
+    T = bounds[-1]
+    lengths = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
+    # one zero slot after the T tokens: the padding reads it (index T)
+    ext = [torch.cat([x, x.new_zeros(*x.shape[:2], 1, *x.shape[3:])], 2)[0] for x in tokens]
+    for group in length_buckets(lengths, exact):
+        G_len = [lengths[i] for i in group]
+        src = _left_padded_index([bounds[i] for i in group], G_len, max(G_len), T, ext[0].device)
+        yield group, src, tuple(x.index_select(1, src.reshape(-1)).unflatten(1, src.shape).movedim(1, 0) for x in ext)
+
+
+def unpad(outputs, srcs, T: int):
+    """Join per-bucket outputs (G, nh, W, …), laid out as their ``src`` of :func:`padded_buckets`, into the
+    packed order (1, nh, T, …); the padded slots are dropped."""
+    dev = srcs[0].device
+    where, offset = torch.empty(T, dtype=torch.long, device=dev), 0
+    for src in srcs:
+        real = src < T
+        where[src[real]] = offset + torch.arange(src.numel(), device=dev).reshape(src.shape)[real]
+        offset += src.numel()
+    # (nh, G·W, …) per bucket, row-major like src
+    return torch.cat([y.movedim(0, 1).flatten(1, 2) for y in outputs], 1).index_select(1, where)[None]
+
+
 def run_packed(fn, bounds: list[int], tokens, state, zero_token_keeps_state: bool = False):
     """Apply a recurrent op to every packed sequence, in batches of similar length, and join the results.
 
@@ -198,30 +188,20 @@ def run_packed(fn, bounds: list[int], tokens, state, zero_token_keeps_state: boo
     y : (1, nh, T, …), the outputs in packed order ; state : tuple of tensors (N, …)
     """
     n_seq = len(bounds) - 1
-    lengths = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
     if state is not None:
         check_state_batch(state[0].shape[0], n_seq)
-    T, dev = bounds[-1], tokens[0].device
-    # one zero slot after the T tokens: the padding reads it (index T)
-    ext = [torch.cat([x, x.new_zeros(*x.shape[:2], 1, *x.shape[3:])], 2)[0] for x in tokens]
-    ys, finals, order, where, offset = [], [], [], torch.empty(T, dtype=torch.long, device=dev), 0
-    for group in length_buckets(lengths, exact=state is not None and not zero_token_keeps_state):
-        G_len = [lengths[i] for i in group]
-        width = max(G_len)
-        src = _left_padded_index([bounds[i] for i in group], G_len, width, T, dev)  # (G, width)
-        tok = tuple(x.index_select(1, src.reshape(-1)).unflatten(1, src.shape).movedim(1, 0) for x in ext)
+    dev = tokens[0].device
+    ys, srcs, finals, order = [], [], [], []
+    for group, src, tok in padded_buckets(bounds, tokens, exact=state is not None and not zero_token_keeps_state):
         st = None if state is None else tuple(s.index_select(0, torch.as_tensor(group, device=dev)) for s in state)
-        y, st = fn(tok, st)  # y (G, nh, width, …)
-        real = src < T
-        where[src[real]] = offset + torch.arange(src.numel(), device=dev).reshape(src.shape)[real]
-        ys.append(y.movedim(0, 1).flatten(1, 2))  # (nh, G·width, …), row-major like src
+        y, st = fn(tok, st)  # y (G, nh, W, …)
+        ys.append(y)
+        srcs.append(src)
         finals.append(st)
         order.extend(group)
-        offset += src.numel()
-    y = torch.cat(ys, 1).index_select(1, where)[None]
     inverse = torch.empty(n_seq, dtype=torch.long, device=dev)
     inverse[torch.as_tensor(order, device=dev)] = torch.arange(n_seq, device=dev)
-    return y, tuple(torch.cat(parts, 0).index_select(0, inverse) for parts in zip(*finals))
+    return unpad(ys, srcs, bounds[-1]), tuple(torch.cat(parts, 0).index_select(0, inverse) for parts in zip(*finals))
 
 
 def packed_single_state(op, tokens, heads, state, cu_seqlens, zero_token_keeps_state: bool = False, **kw):
