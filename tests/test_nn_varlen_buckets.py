@@ -201,6 +201,16 @@ def test_packed_softmax_buckets_equal_block_diagonal_reference(with_cache):
     for got, want in zip(torch.autograd.grad((y * w).sum() + nk.sum(), leaves),
                          torch.autograd.grad((y_ref * w).sum() + rk.sum(), leaves)):
         assert float(want.abs().max()) > 0 and _rel(got, want) <= 1e-12
+    # the returned caches: row i is [invalid padding, cache i, tokens of sequence i], right-aligned
+    P = 3 if with_cache else 0
+    assert nk.shape == (N, nh, P + max(LENGTHS), dh) and nval.shape == (N, P + max(LENGTHS))
+    for i, (a, b) in enumerate(_spans(LENGTHS)):
+        L, W = b - a, P + max(LENGTHS)
+        assert torch.equal(nk[i, :, W - L:], k[0, :, a:b]) and torch.equal(nv[i, :, W - L:], v[0, :, a:b])
+        assert bool(nval[i, W - L:].all()) and not bool(nval[i, :W - L - P].any())
+        if with_cache:
+            assert torch.equal(nk[i, :, W - L - P:W - L], ck[i]) and torch.equal(nv[i, :, W - L - P:W - L], cv[i])
+            assert torch.equal(nval[i, W - L - P:W - L], valid[i])
     # and against attention written out for each sequence: softmax over its valid cache and earlier tokens
     for i, (a, b) in enumerate(_spans(LENGTHS)):
         if a == b:

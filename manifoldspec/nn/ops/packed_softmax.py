@@ -34,13 +34,15 @@ def _joined_caches(ck, cv, cval, k, v, bounds: list[int]):
     T, dev = k.shape[2], k.device
     keys = torch.cat([ck.transpose(0, 1).reshape(1, nh, N * P, dh), k], 2)
     vals = torch.cat([cv.transpose(0, 1).reshape(1, nh, N * P, dh), v], 2)
-    lengths = [b - a for a, b in zip(bounds[:-1], bounds[1:])]
-    W = P + max(lengths)
-    src = torch.zeros(N, W, dtype=torch.long, device=dev)  # index 0 of the padding is a dummy
-    for i, (a, L) in enumerate(zip(bounds[:-1], lengths)):
-        src[i, W - L - P:W - L] = i * P + torch.arange(P, device=dev)
-        src[i, W - L:] = N * P + a + torch.arange(L, device=dev)
-    pad = torch.arange(W, device=dev)[None] < (W - P - torch.tensor(lengths, device=dev))[:, None]
+    b = torch.as_tensor(bounds, device=dev)
+    L = (b[1:] - b[:-1])[:, None]  # (N, 1)
+    W = P + int(L.max())
+    j = torch.arange(W, device=dev)[None]  # slot j of row i: padding, then cache entry, then token
+    cache_at, token_at = W - L - P, W - L
+    src = torch.where(j >= token_at, N * P + b[:-1, None] + j - token_at,
+                      torch.arange(N, device=dev)[:, None] * P + j - cache_at)
+    pad = j < cache_at
+    src = src.masked_fill(pad, 0)  # the padding reads a dummy entry, marked invalid below
     all_valid = torch.cat([cval.reshape(-1), torch.ones(T, dtype=torch.bool, device=dev)])
     return keys[0][:, src].transpose(0, 1), vals[0][:, src].transpose(0, 1), all_valid[src] & ~pad
 
