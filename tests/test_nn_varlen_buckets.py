@@ -5,7 +5,6 @@ Oracle: each sequence run alone, without ``cu_seqlens`` (outputs, final states, 
 and per-head parameters). The lengths are chosen so that several sequences share a bucket and carry padding
 (test_nn_varlen's fixed lengths mostly fall into buckets of one).
 """
-import itertools
 import random
 
 import pytest
@@ -18,24 +17,11 @@ from manifoldspec.nn.ops.packed_softmax import packed_sdpa, packed_sdpa_referenc
 from manifoldspec.nn.ops.delta import delta_rule_chunked, delta_rule_recurrent  # noqa: E402
 from manifoldspec.nn.ops.gla import gated_linear_chunked, gated_linear_recurrent  # noqa: E402
 from manifoldspec.nn.ops.linear import linear_attention_chunked, linear_attention_recurrent  # noqa: E402
+from test_nn_varlen import _cu, _rel, _spans  # noqa: E402
 
 F64 = torch.float64
 # two buckets with padding, {12, 9, 6, 5, 4, 3} and {2, 1, 0}, a zero-length sequence among them
 LENGTHS = [5, 2, 9, 0, 6, 3, 1, 12, 4]
-
-
-def _cu(lengths):
-    return torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int64)
-
-
-def _spans(lengths):
-    cu = _cu(lengths).tolist()
-    return list(zip(cu[:-1], cu[1:]))
-
-
-def _rel(a, b):
-    scale = float(b.detach().abs().max())
-    return float((a - b).detach().abs().max()) / (scale if scale > 0 else 1.0)
 
 
 def test_length_buckets_partition_and_bound_padding():
@@ -125,7 +111,12 @@ def test_single_state_ops_batched_pack_equals_separate_runs(name, with_state, mo
     S0 = torch.randn(len(LENGTHS), 2, 4, 3, dtype=F64, generator=_g(15)) if with_state else None
     leaves = [x.requires_grad_() for x in (*tokens, *heads, *([S0] if with_state else []))]
     flags, buckets = [], varlen.length_buckets
-    monkeypatch.setattr(varlen, "length_buckets", lambda lengths, exact=False: flags.append(exact) or buckets(lengths, exact))
+
+    def recorded(lengths, exact=False):
+        flags.append(exact)
+        return buckets(lengths, exact)
+
+    monkeypatch.setattr(varlen, "length_buckets", recorded)
     y, S = op(*tokens, *heads, S0, cu_seqlens=_cu(LENGTHS), **kw)
     # only linear attention's decay γ acts on a zero token, so only it must keep padding away from a state
     assert flags == [with_state and kind == "linear"]
