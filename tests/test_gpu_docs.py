@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "gpu.md"
 
 
@@ -13,3 +15,19 @@ def test_docs_examples_run(capsys):
     for b in runnable:
         exec(compile(b, str(DOC), "exec"), ns)
     assert "pattern vs dense closed form" in capsys.readouterr().out
+
+
+def test_gpu_session_script_is_valid_and_names_real_files():
+    import shutil
+    import subprocess
+
+    script = DOC.parent.parent / "benchmarks" / "gpu_session.sh"
+    text = script.read_text()
+    for name in re.findall(r"(tests/test_gpu_\w+\.py|benchmarks/\w+\.py)", text):
+        assert (DOC.parent.parent / name).is_file(), name
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    assert subprocess.run([bash, "-n", str(script)]).returncode == 0
+    bad = subprocess.run([bash, str(script), "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument '--bogus'" in bad.stderr
