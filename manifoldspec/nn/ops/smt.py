@@ -19,7 +19,8 @@ Costs per token and head: O(K²·n) for h, O(K² + K·d_v) for the read-out — 
 contracts e(q)ᵀ(F∘H_t) first (a K-vector), never forming (F∘H_t)C_t.
 
 Chunked form (:func:`smt_chunked`): inside a chunk, the token operators come from their rank-one
-factored form in batched products (a cumulative sum without flow, products per lag with flow);
+factored form in batched products (a cumulative sum without flow, whose backward rebuilds the sums
+instead of keeping them, :mod:`~manifoldspec.nn.ops.smt_readout`; products per lag with flow);
 across chunks the state (H, C) is carried. Equal to the recurrence to rounding (tests).
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..._checks import ManifoldSpecError
 from ..basis import TorusModeBasis
 from .spectral import filter_tables
 from .torus import mode_features, symmetric_token_h, torus_token_elements
+from .smt_readout import chunk_readout
 from .varlen import run_packed, seq_bounds
 
 
@@ -242,10 +244,9 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     for ec, efc, ekc, uc, rc, pc, bc, vc in pieces:
         n = ec.shape[2]
         t = torch.arange(n, dtype=values.dtype, device=values.device)
-        if a is None:
-            Hc = H[:, :, None] + torch.cumsum(_token_operators(Pc, Gc, pc, uc, bc, rc), dim=2)
-            z = efc + (ec[..., None, :] @ (Fc[:, None] * Hc)).squeeze(-2)
-            H = Hc[:, :, -1]
+        if a is None:  # H_t = H_0 + Σ_{s≤t} X_s; the backward rebuilds the chunk's H_t (smt_readout)
+            zc, H = chunk_readout(H, ec, uc, rc, pc, bc, P, G, F)
+            z = efc + zc
         else:
             z = efc + torch.einsum("bhtm,htmk,bhmk->bhtk", ec, Dpow[:, 1:n + 1], Fc * H)
             # pair token t with s = t − d for every lag d at once (zero where s < 0)
