@@ -5,11 +5,11 @@ Inside a chunk of n tokens, with the state H_0 (K x K) it starts from,
     X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ),    H_t = H_0 + Σ_{s≤t} X_s,    z_t = e_tᵀ (F∘H_t)
 
 (:func:`~manifoldspec.nn.ops.smt.smt_chunked`; ū is the complex conjugate). Autograd through the
-cumulative sum keeps the chunk's n operators H_t, (n, K, K) complex numbers, for the backward pass: about
-100 KB per token at K = 21 (benchmarks/results/nn.md §1d). :class:`ChunkReadout` keeps only its inputs
-(O(n·K) per chunk, plus the K x K start state) and rebuilds H_t in the backward pass, which then costs
-about one more forward. :func:`chunk_readout_autograd` is the same computation left to autograd, the
-reference the tests hold it to.
+cumulative sum keeps the chunk's (n, K, K) complex intermediates for the backward pass: a layer at K = 21
+trains with about 40 KB per token. :class:`ChunkReadout` keeps only its inputs (O(n·K) per chunk, plus the
+K x K start state) and rebuilds H_t in the backward pass, which then costs about one more forward of the
+read-out: 12 KB per token, at 0.84–1.3× the speed (benchmarks/results/nn.md §1i).
+:func:`chunk_readout_autograd` is the same computation left to autograd, the reference the tests hold it to.
 
 Gradients follow PyTorch's convention for complex tensors (the conjugate Wirtinger derivative; for a
 real loss L, grad z = ∂L/∂Re z + i ∂L/∂Im z): for W = c∘gX with c real and X_mk = c_mk ū_m u_k,
