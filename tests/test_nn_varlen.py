@@ -220,6 +220,7 @@ def test_layers_pass_cu_seqlens_through_and_restart_index_positions():
     lengths = [6, 0, 1, 9]
     layers = [SpectralManifoldAttention(8, n_heads=2, n_modes=5, positions="index").double(),
               SpectralManifoldAttention(8, n_heads=2, n_modes=5, flow_dt=0.05, chunk_size=4, checkpoint=5).double(),
+              SpectralManifoldAttention(8, n_heads=2, n_modes=5, chunk_size=4, checkpoint=5).double(),
               LinearAttention(8, n_heads=2, feature_dim=4, chunk_size=4).double(), SoftmaxAttention(8, 2).double()]
     x = torch.randn(1, sum(lengths), 8, dtype=F64, requires_grad=True)
     w = torch.randn(x.shape, dtype=F64)
@@ -237,9 +238,9 @@ def test_layers_pass_cu_seqlens_through_and_restart_index_positions():
     ref = torch.cat([layers[0].project(x[:, a:b])[0] for a, b in _spans(lengths)], 2)
     assert torch.equal(q_pos, ref)
     with pytest.raises(ManifoldSpecError, match="attention_mask: cannot be combined with cu_seqlens"):
-        layers[2](x, attention_mask=torch.ones(1, 16), cu_seqlens=_cu(lengths))
+        layers[3](x, attention_mask=torch.ones(1, 16), cu_seqlens=_cu(lengths))
     with pytest.raises(ManifoldSpecError, match="cu_seqlens: .*batch size 1"):
-        layers[3](x.detach().expand(2, -1, -1), cu_seqlens=_cu(lengths))
+        layers[4](x.detach().expand(2, -1, -1), cu_seqlens=_cu(lengths))
 
 
 MODEL_KW = {"smt": dict(mixer="smt", n_modes=5, chunk_size=3), "smt_flow": dict(mixer="smt", n_modes=5, flow_dt=0.05),
