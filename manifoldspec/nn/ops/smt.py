@@ -33,7 +33,7 @@ from ..._checks import ManifoldSpecError
 from ..basis import TorusModeBasis
 from .spectral import filter_tables
 from .torus import mode_features, symmetric_token_h, torus_token_elements
-from .smt_readout import chunk_readout
+from .smt_readout import chunk_readout, token_operators
 from .varlen import run_packed, seq_bounds
 
 
@@ -103,22 +103,12 @@ def _token_factors(basis, k_pos, alpha, warp_v, c):
     return u, r, 0.5 * beta * (warp_v * warp_v).sum(-1), beta
 
 
-def _outer(w, x):
-    # w·conj(x) xᵀ over the last axis: (..., K) → (..., K, K)
-    return (w[..., None] * x.conj())[..., :, None] * x[..., None, :]
-
-
-def _token_operators(P, G, p, u, beta, r):
-    # h_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ) for factors with a token axis: (B, nh, T, K, K)
-    return P[:, None] * _outer(p, u) - G[:, None] * _outer(beta, r)
-
-
 def token_h(basis: TorusModeBasis, alpha, k_pos, warp_v, sigma):
     """Per-token H contributions (B, nh, T, K, K) assembled from the rank-one factors, as the chunked form
     without flow builds them (tests compare this with :func:`torus_token_elements`)."""
     G, P, c, _ = _warp_tables(basis, sigma, alpha)
     u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
-    return _token_operators(P.to(u.dtype), G.to(u.dtype), p, u, beta, r)
+    return token_operators(P, G, p, u, beta, r)
 
 
 def _zero_state(B, nh, K, dv, values):
@@ -228,13 +218,13 @@ def smt_chunked(basis: TorusModeBasis, q_pos, k_pos, values, alpha, warp_v, sigm
     f, F, a, g, G, P, c = _constants(basis, values, sigma, tau, flow_dt, gamma, filter)
     H, C = st.H, st.C
     cdt = H.dtype
-    Pc, Gc, Fc = P.to(cdt), G.to(cdt), F.to(cdt)  # (nh, K, K)
     e = mode_features(basis, q_pos)  # (B, nh, T, K)
     ef = e * f[None, :, None, :].to(cdt)
     ek = mode_features(basis, k_pos).conj()
     u, r, p, beta = _token_factors(basis, k_pos, alpha, warp_v, c)
     cs = int(chunk_size)
     if a is not None:  # chunk-independent powers of D, built once: D^d (lags), D^{t+1} (carried state), D^{c−1−s}
+        Pc, Gc, Fc = P.to(cdt), G.to(cdt), F.to(cdt)  # (nh, K, K)
         Dpow = torch.exp(-torch.arange(cs + 1, dtype=values.dtype, device=values.device)[:, None, None, None] * a)
         Dpow = Dpow.transpose(0, 1).to(cdt)  # (nh, c + 1, K, K): D^0 … D^c
         M1, M2 = (Fc * Pc)[:, None] * Dpow[:, :cs], (Fc * Gc)[:, None] * Dpow[:, :cs]  # F∘D^d∘P, F∘D^d∘G

@@ -20,9 +20,10 @@ from __future__ import annotations
 import torch
 
 
-def _operators(P, G, p, u, beta, r):
-    # X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ): (B, nh, n, K, K)
-    def outer(w, x):
+def token_operators(P, G, p, u, beta, r):
+    """The chunk's token operators X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ), (B, nh, n, K, K) complex,
+    from the rank-one factors (shapes as in :func:`chunk_readout_autograd`)."""
+    def outer(w, x):  # w·conj(x) xᵀ over the last axis
         return (w[..., None] * x.conj())[..., :, None] * x[..., None, :]
 
     return P[:, None] * outer(p, u) - G[:, None] * outer(beta, r)
@@ -43,7 +44,7 @@ def chunk_readout_autograd(H0, e, u, r, p, beta, P, G, F):
     -------
     z : complex (B, nh, n, K) ; H : complex (B, nh, K, K), the state after the chunk
     """
-    Hc = H0[:, :, None] + torch.cumsum(_operators(P, G, p, u, beta, r), dim=2)
+    Hc = H0[:, :, None] + torch.cumsum(token_operators(P, G, p, u, beta, r), dim=2)
     return (e[..., None, :] @ (F[:, None] * Hc)).squeeze(-2), Hc[:, :, -1]
 
 
@@ -62,11 +63,8 @@ class ChunkReadout(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, gz, gH):
         H0, e, u, r, p, beta, P, G, F = ctx.saved_tensors
-        X = _operators(P, G, p, u, beta, r)
-        Hc = H0[:, :, None] + torch.cumsum(X, dim=2)
-        del X
-        if gz is None:
-            gz = torch.zeros_like(e)
+        # gz and gH arrive as zeros where an output is unused (autograd materializes them by default)
+        Hc = H0[:, :, None] + torch.cumsum(token_operators(P, G, p, u, beta, r), dim=2)
         need = ctx.needs_input_grad
         # the contractions with u, r, e are batched matrix-vector products, not broadcast-and-sum
         # conj(A) x = conj(A conj(x)): only the vectors are conjugated, never an (n, K, K) stack
@@ -75,10 +73,8 @@ class ChunkReadout(torch.autograd.Function):
         E = e.conj()[..., :, None] * gz[..., None, :]  # (B, nh, n, K, K)
         g_F = (E * Hc.conj()).real.sum((0, 2)) if need[8] else None
         del Hc
-        gX = F[:, None] * E.flip(2).cumsum(2).flip(2)  # Σ_{t ≥ s} ∂L/∂H_t
+        gX = F[:, None] * E.flip(2).cumsum(2).flip(2) + gH[:, :, None]  # Σ_{t ≥ s} ∂L/∂H_t + ∂L/∂H_n
         del E
-        if gH is not None:
-            gX = gX + gH[:, :, None]
         g_H0 = gX[:, :, 0] if need[0] else None
         # X_s = P∘(p_s ū_s u_sᵀ) − G∘(β_s r̄_s r_sᵀ); with Y = P∘∂L/∂X_s (Y = −G∘∂L/∂X_s for the second term):
         # ∂/∂p_s = Re uᵀY ū, grad u = p_s (Yᵀu + conj(Y ū)), ∂/∂P = Re Σ_s p_s u ūᵀ ∘ ∂L/∂X_s
